@@ -1,0 +1,45 @@
+# EdgeImage: the two commands of the README's quick start are `make demo` and `make test`.
+# Both install what they need first (Debian packages via apt-get, NuGet packages via dotnet restore).
+
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PROFILE ?= generic-x86_64
+CONFIG ?= Release
+CLI := builder/EdgeImage.Cli/bin/$(CONFIG)/net10.0/edgeimage
+
+# Host tools the builder and its tests call. Keep in sync with builder/EdgeImage/Tools.
+APT_PACKAGES := apt debian-archive-keyring gpg xz-utils zstd util-linux dpkg-dev mmdebstrap time
+
+.PHONY: all deps build test unit integration demo bench fmt clean
+
+all: build
+
+deps:
+	@command -v dotnet >/dev/null || { echo "error: the .NET 10 SDK (dotnet) is not on PATH"; echo "hint: install it from your distribution or Microsoft's packages, then rerun"; exit 1; }
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	dotnet restore EdgeImage.sln --verbosity quiet
+
+build: deps
+	dotnet build EdgeImage.sln -c $(CONFIG) --no-restore --verbosity quiet -nologo
+
+test: build
+	tests/run-tests.sh $(CONFIG)
+
+unit: build
+	dotnet test tests/EdgeImage.Tests -c $(CONFIG) --no-build
+
+demo: build
+	$(CLI) rootfs --profile $(PROFILE) --out out/$(PROFILE)/rootfs.tar
+
+bench: build
+	bench/run.sh $(CONFIG)
+
+fmt:
+	dotnet format EdgeImage.sln
+
+clean:
+	rm -rf out builder/*/bin builder/*/obj tests/*/bin tests/*/obj

@@ -1,0 +1,43 @@
+using System.CommandLine;
+using EdgeImage;
+using EdgeImage.Cli;
+using EdgeImage.Cli.Commands;
+
+var root = new RootCommand("""
+    EdgeImage builds immutable, signed Linux disk images for edge and IoT fleets from Debian packages,
+    without root. Start with `edgeimage profiles list`, then `edgeimage rootfs --profile NAME`.
+    """);
+root.Options.Add(GlobalOptions.Verbose);
+root.Subcommands.Add(ProfilesCommand.Create());
+root.Subcommands.Add(RootfsCommand.Create());
+
+var parsed = root.Parse(args);
+var verbose = parsed.GetValue(GlobalOptions.Verbose);
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+try
+{
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token);
+}
+catch (EdgeImageException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    if (e.Hint is not null)
+    {
+        Console.Error.WriteLine($"hint: {e.Hint}");
+    }
+    if (verbose && e.InnerException is not null)
+    {
+        Console.Error.WriteLine(e.InnerException);
+    }
+    return e.ExitCode;
+}
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("error: cancelled");
+    return ExitCodes.Cancelled;
+}

@@ -1,0 +1,88 @@
+namespace EdgeImage.Profiles;
+
+/// <summary>
+/// The effective build description after `extends:` is applied. Decoded strictly from YAML by
+/// ProfileLoader; every field here is documented in profiles/profile.schema.json.
+/// </summary>
+public sealed record Profile
+{
+    public required string Name { get; init; }
+
+    public string? Description { get; init; }
+
+    /// <summary>Debian architecture: amd64, arm64 or armhf.</summary>
+    public required string Arch { get; init; }
+
+    public string Suite { get; init; } = "trixie";
+
+    public IReadOnlyList<string> Components { get; init; } = ["main"];
+
+    /// <summary>Mirror URL; when null the builder falls back to the host's apt sources.</summary>
+    public string? Mirror { get; init; }
+
+    /// <summary>OpenPGP keyring the suite's InRelease is verified against; null means the host's Debian archive keyring.</summary>
+    public string? Keyring { get; init; }
+
+    /// <summary>Packages asked for by name (the resolver adds their dependencies).</summary>
+    public IReadOnlyList<string> Packages { get; init; } = [];
+
+    /// <summary>Also install every Essential: yes and Priority: required package, as debootstrap's minbase does.</summary>
+    public bool IncludeRequired { get; init; }
+
+    public IReadOnlyList<string> Overlays { get; init; } = [];
+
+    public KernelSpec Kernel { get; init; } = new();
+
+    /// <summary>Board description under firmware/ (generic-efi, rpi, ...).</summary>
+    public required string Board { get; init; }
+
+    public PartitionSizes Partitions { get; init; } = new();
+
+    public K0sSpec? K0s { get; init; }
+
+    /// <summary>Enables a root console for debugging; never for production images.</summary>
+    public bool Debug { get; init; }
+
+    /// <summary>The YAML file this profile was read from (the leaf, not its bases).</summary>
+    public required string SourcePath { get; init; }
+
+    /// <summary>Where each top-level key was set ("packages" -> "profiles/x.yaml:12"), for error hints.</summary>
+    public IReadOnlyDictionary<string, string> Locations { get; init; } = new Dictionary<string, string>();
+
+    public string Locate(string key) => Locations.TryGetValue(key, out var where) ? where : SourcePath;
+}
+
+public sealed record KernelSpec
+{
+    /// <summary>Kernel package, e.g. linux-image-amd64.</summary>
+    public string? Package { get; init; }
+
+    /// <summary>Extra kernel modules the initramfs must load before the root can be found.</summary>
+    public IReadOnlyList<string> Modules { get; init; } = [];
+
+    public string? CommandLine { get; init; }
+}
+
+public sealed record PartitionSizes
+{
+    /// <summary>Sizes in MiB.</summary>
+    public int Boot { get; init; } = 128;
+
+    public int Root { get; init; } = 512;
+
+    public int Data { get; init; } = 256;
+}
+
+/// <summary>Filled in by the k0s work; kept here so profiles can already carry it.</summary>
+public sealed record K0sSpec
+{
+    public string? Version { get; init; }
+
+    public string? Source { get; init; }
+
+    public IReadOnlyList<string> Images { get; init; } = [];
+
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    public bool Airgap { get; init; } = true;
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs both test projects and ends with one plain line "N passed, N failed" summed over all results.
+set -uo pipefail
+config=${1:-Release}
+cd "$(dirname "$0")/.."
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+status=0
+dotnet test EdgeImage.sln -c "$config" --no-build --logger "trx" --results-directory "$results" \
+  --logger "console;verbosity=normal" || status=$?
+
+passed=0 failed=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  passed=$((passed + $(grep -o '<UnitTestResult [^>]*outcome="Passed"' "$trx" | wc -l)))
+  failed=$((failed + $(grep -o '<UnitTestResult [^>]*outcome="Failed"' "$trx" | wc -l)))
+done
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+  echo "no test results were written" >&2
+  status=1
+fi
+echo "$passed passed, $failed failed"
+exit $status
