@@ -67,7 +67,9 @@ public static class ProfileLoader
         {
             merged = layers.Skip(1).Aggregate(new Dictionary<string, Setting>(), (acc, layer) => Merge(Inheritable(layer.Settings), acc));
             merged = Merge(merged, layers[0].Settings);
-            foreach (var field in ProfileFormat.Fields.Where(f => f.Requirement == Requirement.Effective && !merged.ContainsKey(f.Key)))
+            // A key written with a bad value has been reported already; "missing" would only add noise.
+            var written = layers.SelectMany(l => l.Written).ToHashSet(StringComparer.Ordinal);
+            foreach (var field in ProfileFormat.Fields.Where(f => f.Requirement == Requirement.Effective && !written.Contains(f.Key)))
             {
                 var where = layers.Count > 1 ? " (neither here nor in its bases)" : "";
                 errors.Add((layers[0].Root, $"missing required key '{field.Key}'{where}"));
@@ -95,7 +97,8 @@ public static class ProfileLoader
         return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? fullPath : relative;
     }
 
-    private sealed record Layer(SourceMark Root, Dictionary<string, Setting> Settings);
+    /// <param name="Written">Top-level keys the file writes, valid or not.</param>
+    private sealed record Layer(SourceMark Root, Dictionary<string, Setting> Settings, IReadOnlySet<string> Written);
 
     /// <summary>
     /// A decoded value and where it was written. Value is string, bool, int, a list of strings, a
@@ -124,15 +127,16 @@ public static class ProfileLoader
             return null;
         }
         var settings = DecodeMapping(mapping, ProfileFormat.Fields, "", errors, unknownKeyLevels);
-        if (!settings.TryGetValue("name", out var name))
+        if (!settings.TryGetValue("name", out var name) && !mapping.Entries.Any(e => e.Key is YamlScalar { Value: "name" }))
         {
             errors.Add((mapping.Start, "missing required key 'name'"));
         }
-        else if (name.Value is string text && text != Path.GetFileNameWithoutExtension(fullPath))
+        else if (name?.Value is string text && text != Path.GetFileNameWithoutExtension(fullPath))
         {
             errors.Add((name.Where, $"name '{text}' differs from the file name {Path.GetFileName(fullPath)}; a profile is looked up by its file name, so they must match"));
         }
-        return new Layer(mapping.Start, settings);
+        var written = mapping.Entries.Select(e => e.Key).OfType<YamlScalar>().Select(k => k.Value).ToHashSet(StringComparer.Ordinal);
+        return new Layer(mapping.Start, settings, written);
     }
 
     private static Dictionary<string, Setting> DecodeMapping(
