@@ -75,7 +75,7 @@ public sealed class ProfileCatalog(string directory, string origin)
         }
         var names = Names();
         throw new EdgeImageException(
-            $"unknown profile '{nameOrPath}' in {ProfileLoader.Display(Directory)} (from {Origin})",
+            $"unknown profile '{nameOrPath}' in {ProfileLoader.DisplayPath(Directory)} (from {Origin})",
             names.Count == 0
                 ? "That directory has no *.yaml profiles; pass --profiles-dir DIR or a path ending in .yaml."
                 : $"Available profiles: {string.Join(", ", names)}. A path ending in .yaml works too.",

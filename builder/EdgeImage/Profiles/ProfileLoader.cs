@@ -30,7 +30,7 @@ public static class ProfileLoader
         {
             if (seen.Contains(file, StringComparer.Ordinal))
             {
-                var cycle = string.Join(" -> ", seen.Append(file).Select(Display));
+                var cycle = string.Join(" -> ", seen.Append(file).Select(DisplayPath));
                 errors.Add((extendedFrom!, $"extends cycle: {cycle}"));
                 break;
             }
@@ -39,11 +39,11 @@ public static class ProfileLoader
                 if (extendedFrom is null)
                 {
                     throw new EdgeImageException(
-                        $"profile file {Display(file)} does not exist",
+                        $"profile file {DisplayPath(file)} does not exist",
                         "Run `edgeimage profiles list` to see the available profiles.",
                         ExitCodes.NotFound);
                 }
-                errors.Add((extendedFrom, $"base profile {Display(file)} does not exist"));
+                errors.Add((extendedFrom, $"base profile {DisplayPath(file)} does not exist"));
                 break;
             }
             seen.Add(file);
@@ -61,7 +61,7 @@ public static class ProfileLoader
             extendedFrom = extends.Where;
         }
 
-        var leafPath = Display(Path.GetFullPath(path));
+        var leafPath = DisplayPath(Path.GetFullPath(path));
         Dictionary<string, Setting> merged = [];
         if (layers.Count > 0)
         {
@@ -80,7 +80,7 @@ public static class ProfileLoader
         {
             throw Failure(leafPath, errors, unknownKeyLevels);
         }
-        return Build(merged, leafPath, seen.Select(Display).ToList());
+        return Build(merged, leafPath, seen.Select(DisplayPath).ToList());
     }
 
     /// <summary>The file an `extends:` value names, relative to the directory of the file that says it.</summary>
@@ -91,7 +91,7 @@ public static class ProfileLoader
     }
 
     /// <summary>Paths relative to the working directory when below it, so messages read like profiles/x.yaml:12.</summary>
-    internal static string Display(string fullPath)
+    public static string DisplayPath(string fullPath)
     {
         var relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), fullPath);
         return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? fullPath : relative;
@@ -108,7 +108,7 @@ public static class ProfileLoader
 
     private static Layer? Decode(string fullPath, List<(SourceMark, string)> errors, SortedSet<string> unknownKeyLevels)
     {
-        var file = Display(fullPath);
+        var file = DisplayPath(fullPath);
         YamlNode? root;
         try
         {
@@ -329,9 +329,15 @@ public static class ProfileLoader
 
     private static EdgeImageException Failure(string leafPath, List<(SourceMark Where, string Message)> errors, SortedSet<string> unknownKeyLevels)
     {
-        var lines = errors.Select(e => $"{e.Where}: {e.Message}");
+        var fileOrder = errors.Select(e => e.Where.File).Distinct().ToList();
+        var lines = errors
+            .OrderBy(e => fileOrder.IndexOf(e.Where.File))
+            .ThenBy(e => e.Where.Line)
+            .ThenBy(e => e.Where.Column)
+            .Select(e => $"{e.Where}: {e.Message}")
+            .ToList();
         var message = errors.Count == 1
-            ? lines.Single()
+            ? lines[0]
             : $"{errors.Count} errors in profile {leafPath}:\n" + string.Join("\n", lines);
         var hints = unknownKeyLevels.Select(level =>
         {
