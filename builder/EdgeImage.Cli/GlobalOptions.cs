@@ -12,6 +12,7 @@ internal static class GlobalOptions
 
     public static readonly Option<string?> ProfilesDir = new("--profiles-dir")
     {
+        HelpName = "dir",
         Description = "Directory of profile *.yaml files (default: $EDGEIMAGE_PROFILES, else ./profiles, else the profiles next to edgeimage).",
         Recursive = true,
     };
