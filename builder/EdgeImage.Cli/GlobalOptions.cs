@@ -9,4 +9,11 @@ internal static class GlobalOptions
         Description = "Show details of each step (and the cause of an error).",
         Recursive = true,
     };
+
+    public static readonly Option<string?> ProfilesDir = new("--profiles-dir")
+    {
+        HelpName = "dir",
+        Description = "Directory of profile *.yaml files (default: $EDGEIMAGE_PROFILES, else ./profiles, else the profiles next to edgeimage).",
+        Recursive = true,
+    };
 }

@@ -8,6 +8,7 @@ var root = new RootCommand("""
     without root. Start with `edgeimage profiles list`, then `edgeimage rootfs --profile NAME`.
     """);
 root.Options.Add(GlobalOptions.Verbose);
+root.Options.Add(GlobalOptions.ProfilesDir);
 root.Subcommands.Add(ProfilesCommand.Create());
 root.Subcommands.Add(RootfsCommand.Create());
 

@@ -46,6 +46,9 @@ public sealed record Profile
     /// <summary>The YAML file this profile was read from (the leaf, not its bases).</summary>
     public required string SourcePath { get; init; }
 
+    /// <summary>Every file that went into this profile: the leaf first, then each base it extends.</summary>
+    public IReadOnlyList<string> SourceChain { get; init; } = [];
+
     /// <summary>Where each top-level key was set ("packages" -> "profiles/x.yaml:12"), for error hints.</summary>
     public IReadOnlyDictionary<string, string> Locations { get; init; } = new Dictionary<string, string>();
 

@@ -1,0 +1,270 @@
+using EdgeImage.Profiles;
+
+namespace EdgeImage.Tests.Profiles;
+
+public sealed class ProfileLoaderTests : IDisposable
+{
+    private readonly ProfileFiles _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    private EdgeImageException LoadFails(string path)
+    {
+        var e = Assert.Throws<EdgeImageException>(() => ProfileLoader.Load(path));
+        Assert.Equal(ExitCodes.InvalidProfile, e.ExitCode);
+        return e;
+    }
+
+    [Fact]
+    public void Unknown_key_is_reported_at_its_line_and_column_with_a_suggestion()
+    {
+        var path = _files.Write("edge", """
+            name: edge
+            arch: amd64
+            board: generic-efi
+            pakages: [systemd]
+            """);
+
+        var e = LoadFails(path);
+
+        Assert.Equal($"{path}:4:1: unknown key 'pakages' (did you mean 'packages'?)", e.Message);
+        Assert.Contains("valid keys at the top level: name, description, extends, arch", e.Hint);
+        Assert.Contains("profiles/profile.schema.json", e.Hint);
+    }
+
+    [Fact]
+    public void Unknown_key_inside_a_section_names_the_section_and_its_keys()
+    {
+        var path = _files.Write("edge", """
+            name: edge
+            arch: amd64
+            board: generic-efi
+            kernel:
+              package: linux-image-amd64
+              comdline: quiet
+            """);
+
+        var e = LoadFails(path);
+
+        Assert.Equal($"{path}:6:3: unknown key 'kernel.comdline' (did you mean 'cmdline'?)", e.Message);
+        Assert.Contains("valid keys under kernel:: package, modules, cmdline", e.Hint);
+    }
+
+    [Fact]
+    public void A_section_key_written_at_the_top_level_points_to_its_section()
+    {
+        var path = _files.Write("edge", "name: edge\narch: amd64\nboard: generic-efi\ncmdline: quiet\n");
+
+        var e = LoadFails(path);
+
+        Assert.Contains(":4:1: unknown key 'cmdline' (did you mean 'kernel.cmdline'?", e.Message);
+    }
+
+    [Fact]
+    public void Wrong_types_are_reported_where_the_value_is()
+    {
+        var path = _files.Write("edge", """
+            name: edge
+            arch: amd64
+            board: generic-efi
+            packages: systemd
+            include_required: yes
+            partitions:
+              root: 1.5G
+            kernel: linux-image-amd64
+            """);
+
+        var e = LoadFails(path);
+
+        Assert.Contains($"{path}:4:11: 'packages' must be a list, not 'systemd' (write [systemd])", e.Message);
+        Assert.Contains($"{path}:5:19: 'include_required' must be true or false, not 'yes'", e.Message);
+        Assert.Contains($"{path}:7:9: 'partitions.root' must be a whole number of MiB greater than 0, not '1.5G'", e.Message);
+        Assert.Contains($"{path}:8:9: 'kernel' must be a mapping with package:, modules:, cmdline:", e.Message);
+    }
+
+    [Fact]
+    public void Arch_outside_amd64_arm64_armhf_is_rejected_and_a_common_alias_is_translated()
+    {
+        var path = _files.Write("edge", "name: edge\narch: aarch64\nboard: generic-efi\n");
+
+        var e = LoadFails(path);
+
+        Assert.Equal($"{path}:2:7: 'arch' must be one of amd64, arm64, armhf, not 'aarch64' (for aarch64 write 'arm64')", e.Message);
+    }
+
+    [Fact]
+    public void Misspelled_arch_gets_a_did_you_mean()
+    {
+        var path = _files.Write("edge", "name: edge\narch: amd46\nboard: generic-efi\n");
+
+        Assert.EndsWith("not 'amd46' (did you mean 'amd64'?)", LoadFails(path).Message);
+    }
+
+    [Fact]
+    public void Missing_arch_and_board_are_both_reported_at_the_start_of_the_file()
+    {
+        var path = _files.Write("edge", "name: edge\ndescription: nothing else\n");
+
+        var e = LoadFails(path);
+
+        Assert.Contains($"{path}:1:1: missing required key 'arch'", e.Message);
+        Assert.Contains($"{path}:1:1: missing required key 'board'", e.Message);
+    }
+
+    [Fact]
+    public void Missing_name_is_reported()
+    {
+        var path = _files.Write("edge", "arch: amd64\nboard: generic-efi\n");
+
+        Assert.Equal($"{path}:1:1: missing required key 'name'", LoadFails(path).Message);
+    }
+
+    [Fact]
+    public void Name_that_differs_from_the_file_name_is_rejected()
+    {
+        var path = _files.Write("edge", "name: other\narch: amd64\nboard: generic-efi\n");
+
+        Assert.Contains("name 'other' differs from the file name edge.yaml", LoadFails(path).Message);
+    }
+
+    [Fact]
+    public void All_errors_of_a_file_are_reported_at_once_in_file_order()
+    {
+        var path = _files.Write("edge", """
+            name: edge
+            arch: i386
+            board: generic-efi
+            suite: trixie
+            suite: forky
+            packages: [systemd, "Not A Package"]
+            debug: 1
+            k0s:
+              version: 1.34
+            """);
+
+        var e = LoadFails(path);
+
+        var lines = e.Message.Split('\n');
+        Assert.Equal($"5 errors in profile {path}:", lines[0]);
+        Assert.Equal(
+            [$"{path}:2:7", $"{path}:5:1", $"{path}:6:21", $"{path}:7:8", $"{path}:9:12"],
+            lines.Skip(1).Select(l => string.Join(':', l.Split(':').Take(3))).ToArray());
+        Assert.Contains("duplicate key 'suite'", lines[2]);
+        Assert.Contains("'Not A Package' is not a Debian package name", lines[3]);
+        Assert.Contains("'1.34' is not a k0s release version", lines[5]);
+    }
+
+    [Fact]
+    public void Yaml_syntax_error_names_file_line_and_column()
+    {
+        var path = _files.Write("edge", "name: edge\narch: amd64\n  board: x\n");
+
+        Assert.StartsWith($"{path}:3:", LoadFails(path).Message);
+    }
+
+    [Fact]
+    public void Empty_file_is_an_error_not_an_empty_profile()
+    {
+        var path = _files.Write("edge", "# nothing yet\n");
+
+        Assert.Contains("but the file is empty", LoadFails(path).Message);
+    }
+
+    [Fact]
+    public void Extends_lays_the_leaf_over_its_base_replacing_lists_and_merging_sections()
+    {
+        _files.Write("base/common", """
+            name: common
+            description: shared bits
+            suite: trixie
+            components: [main]
+            packages: [systemd, udev]
+            include_required: true
+            kernel:
+              package: linux-image-amd64
+              cmdline: console=ttyS0
+            partitions:
+              boot: 100
+              root: 200
+            """);
+        var leaf = _files.Write("edge", """
+            name: edge
+            extends: base/common
+            arch: amd64
+            board: generic-efi
+            packages: [busybox]
+            kernel:
+              cmdline: quiet
+            partitions:
+              root: 300
+            """);
+
+        var profile = ProfileLoader.Load(leaf);
+
+        Assert.Equal("edge", profile.Name);
+        Assert.Null(profile.Description);
+        Assert.Equal(["busybox"], profile.Packages);
+        Assert.True(profile.IncludeRequired);
+        Assert.Equal("linux-image-amd64", profile.Kernel.Package);
+        Assert.Equal("quiet", profile.Kernel.CommandLine);
+        Assert.Equal(new PartitionSizes { Boot = 100, Root = 300, Data = 256 }, profile.Partitions);
+        Assert.Equal($"{leaf}:5", profile.Locations["packages"]);
+        Assert.Equal($"{Path.Combine(_files.Directory, "base", "common.yaml")}:3", profile.Locations["suite"]);
+        Assert.Equal([leaf, Path.Combine(_files.Directory, "base", "common.yaml")], profile.SourceChain);
+        Assert.Equal(profile.Locations["packages"], profile.Locate("packages"));
+    }
+
+    [Fact]
+    public void Extends_chains_through_several_bases_nearest_wins()
+    {
+        _files.Write("a", "name: a\nsuite: bookworm\narch: armhf\nboard: one\n");
+        _files.Write("b", "name: b\nextends: a\nsuite: trixie\n");
+        var leaf = _files.Write("c", "name: c\nextends: b.yaml\nboard: two\n");
+
+        var profile = ProfileLoader.Load(leaf);
+
+        Assert.Equal(("trixie", "armhf", "two"), (profile.Suite, profile.Arch, profile.Board));
+        Assert.Equal(3, profile.SourceChain.Count);
+    }
+
+    [Fact]
+    public void Extends_cycle_is_reported_at_the_extends_that_closes_it()
+    {
+        var a = _files.Write("a", "name: a\nextends: b\narch: amd64\nboard: x\n");
+        var b = _files.Write("b", "name: b\ndescription: loops\nextends: a\n");
+
+        var e = LoadFails(a);
+
+        Assert.Equal($"{b}:3:1: extends cycle: {a} -> {b} -> {a}", e.Message);
+    }
+
+    [Fact]
+    public void Missing_base_is_reported_at_the_extends_line()
+    {
+        var leaf = _files.Write("edge", "name: edge\narch: amd64\nboard: x\nextends: base/nope\n");
+
+        var e = LoadFails(leaf);
+
+        Assert.Equal($"{leaf}:4:1: base profile {Path.Combine(_files.Directory, "base", "nope.yaml")} does not exist", e.Message);
+    }
+
+    [Fact]
+    public void Errors_in_a_base_point_into_the_base_and_come_with_the_leafs_errors()
+    {
+        var @base = _files.Write("base", "name: base\npackages: [ok, Bad]\n");
+        var leaf = _files.Write("edge", "name: edge\nextends: base\narch: sparc\nboard: x\n");
+
+        var e = LoadFails(leaf);
+
+        Assert.Contains($"{leaf}:3:7: 'arch' must be one of", e.Message);
+        Assert.Contains($"{@base}:2:16: 'packages item': 'Bad' is not a Debian package name", e.Message);
+    }
+
+    [Fact]
+    public void Missing_profile_file_is_not_found_rather_than_invalid()
+    {
+        var e = Assert.Throws<EdgeImageException>(() => ProfileLoader.Load(Path.Combine(_files.Directory, "absent.yaml")));
+
+        Assert.Equal(ExitCodes.NotFound, e.ExitCode);
+    }
+}
