@@ -65,12 +65,19 @@ internal static class HostTool
         var stdout = new MemoryStream();
         var copyOut = process.StandardOutput.BaseStream.CopyToAsync(stdout);
         var readErr = process.StandardError.ReadToEndAsync();
-        if (stdin is not null)
+        try
         {
-            process.StandardInput.BaseStream.Write(stdin);
-        }
+            if (stdin is not null)
+            {
+                process.StandardInput.BaseStream.Write(stdin);
+            }
 
-        process.StandardInput.Close();
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The tool stopped reading early; its exit code and stderr say why.
+        }
         copyOut.GetAwaiter().GetResult();
         var stderr = readErr.GetAwaiter().GetResult();
         process.WaitForExit();
