@@ -20,8 +20,11 @@ public sealed record InitramfsArchiveOptions
     /// <summary>Kernels unpack gzip and zstd initramfs images when built with the matching decompressor, as Debian's are.</summary>
     public InitramfsCompression Compression { get; init; }
 
-    /// <summary>zstd level; 19 because an initramfs is small and read on every boot.</summary>
-    public int ZstdLevel { get; init; } = 19;
+    /// <summary>
+    /// zstd level. 3 (zstd's own default) because ZstdSharp is managed code: measured here on 3.4 MiB
+    /// of shared libraries, level 3 took 0.8 s for 1116 KiB and level 19 took 6.9 s for 891 KiB.
+    /// </summary>
+    public int ZstdLevel { get; init; } = 3;
 }
 
 public sealed record InitramfsArchiveResult
