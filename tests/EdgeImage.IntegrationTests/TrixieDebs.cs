@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using EdgeImage.Packages;
+using EdgeImage.Rootfs;
+
+namespace EdgeImage.IntegrationTests;
+
+/// <summary>
+/// Real trixie .debs fetched with the host's apt into a private, cached directory (never the host's
+/// own apt state). The mirror comes from EDGEIMAGE_MIRROR or the host's apt sources.
+/// </summary>
+internal static class TrixieDebs
+{
+    public static IReadOnlyList<PackageFile> Download(string name, params string[] packages)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "edgeimage-it-cache", $"apt-trixie-{name}");
+        var archives = Path.Combine(root, "archives");
+        var done = Path.Combine(root, "complete");
+        if (!File.Exists(done))
+        {
+            foreach (var dir in new[] { "lists/partial", "archives/partial", "cache", "etc" })
+            {
+                Directory.CreateDirectory(Path.Combine(root, dir));
+            }
+            File.WriteAllText(Path.Combine(root, "status"), "");
+            File.WriteAllText(Path.Combine(root, "etc", "sources.list"),
+                $"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {Mirror()} trixie main\n");
+            string[] options =
+            [
+                "-o", $"Dir::Etc::SourceList={root}/etc/sources.list", "-o", "Dir::Etc::SourceParts=/dev/null",
+                "-o", $"Dir::State::Lists={root}/lists", "-o", $"Dir::State::status={root}/status",
+                "-o", $"Dir::Cache={root}/cache", "-o", $"Dir::Cache::archives={archives}",
+                "-o", "Dir::Etc::Preferences=/dev/null", "-o", "Dir::Etc::PreferencesParts=/dev/null",
+                "-o", "Debug::NoLocking=1", "-o", "APT::Sandbox::User=root",
+                "-o", "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false",
+                "-o", "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false",
+            ];
+            Run("apt-get", [.. options, "-q", "update"]);
+            Run("apt-get", [.. options, "-q", "-y", "--no-install-recommends", "install", "--download-only", .. packages]);
+            File.WriteAllText(done, string.Join('\n', packages));
+        }
+        return Directory.GetFiles(archives, "*.deb").Order(StringComparer.Ordinal).Select(Describe).ToArray();
+    }
+
+    /// <summary>The index record a resolver would have produced, rebuilt from the .deb itself.</summary>
+    private static PackageFile Describe(string deb)
+    {
+        var control = ControlParagraph.ParseSingle(Run("dpkg-deb", ["--field", deb]));
+        var record = new PackageRecord
+        {
+            Name = control.Required("Package", deb),
+            Version = control.Required("Version", deb),
+            Architecture = control.Required("Architecture", deb),
+            Filename = Path.GetFileName(deb),
+            Size = new FileInfo(deb).Length,
+            Sha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(deb))),
+            Control = control,
+        };
+        return new PackageFile(record, deb);
+    }
+
+    private static string Mirror()
+    {
+        if (Environment.GetEnvironmentVariable("EDGEIMAGE_MIRROR") is { Length: > 0 } fromEnv)
+        {
+            return fromEnv.TrimEnd('/');
+        }
+        var candidates = new List<string>();
+        if (Directory.Exists("/etc/apt/sources.list.d"))
+        {
+            foreach (var file in Directory.GetFiles("/etc/apt/sources.list.d", "*.sources").Order(StringComparer.Ordinal))
+            {
+                candidates.AddRange(File.ReadAllLines(file).Where(l => l.StartsWith("URIs:", StringComparison.Ordinal))
+                    .SelectMany(l => l[5..].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+            }
+        }
+        if (File.Exists("/etc/apt/sources.list"))
+        {
+            candidates.AddRange(File.ReadAllLines("/etc/apt/sources.list")
+                .Select(l => l.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(w => w.Length >= 3 && w[0] == "deb")
+                .Select(w => w[1].StartsWith('[') ? w.SkipWhile(x => !x.EndsWith(']')).Skip(1).First() : w[1]));
+        }
+        return candidates.FirstOrDefault(u => !u.Contains("security", StringComparison.Ordinal))?.TrimEnd('/')
+               ?? throw new InvalidOperationException("no Debian mirror: set EDGEIMAGE_MIRROR or configure the host's apt sources");
+    }
+
+    private static string Run(string tool, string[] args)
+    {
+        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{tool} {string.Join(' ', args)} failed ({process.ExitCode}): {stderr.Result}");
+        }
+        return stdout;
+    }
+
+    public static string Tar(params string[] args) => Run("tar", args);
+}
