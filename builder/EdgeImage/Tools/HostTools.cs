@@ -22,6 +22,7 @@ public sealed class HostTools(IReadOnlyList<string>? searchPath = null)
         ["fsck.vfat"] = "dosfstools",
         ["mcopy"] = "mtools",
         ["mmd"] = "mtools",
+        ["mdir"] = "mtools",
         ["sfdisk"] = "fdisk",
         ["cpio"] = "cpio",
         ["veritysetup"] = "cryptsetup-bin",
@@ -31,6 +32,7 @@ public sealed class HostTools(IReadOnlyList<string>? searchPath = null)
         ["qemu-system-arm"] = "qemu-system-arm",
         ["mkfs.ext4"] = "e2fsprogs",
         ["debugfs"] = "e2fsprogs",
+        ["depmod"] = "kmod",
     }.ToFrozenDictionary();
 
     private readonly IReadOnlyList<string> _path = searchPath
@@ -71,17 +73,33 @@ public sealed class HostTools(IReadOnlyList<string>? searchPath = null)
     /// Runs a tool to completion. A non-zero exit becomes an EdgeImageException carrying the tail of
     /// its stderr, because that is where tools explain themselves.
     /// </summary>
-    public async Task<string> RunAsync(string tool, IEnumerable<string> arguments, Stream? stdin = null,
-        string? workingDirectory = null, CancellationToken ct = default)
+    public Task<string> RunAsync(string tool, IEnumerable<string> arguments, Stream? stdin = null,
+        string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null, CancellationToken ct = default) =>
+        RunAsync(tool, arguments, stdin is null ? null : PipeSource.FromStream(stdin), workingDirectory, environment, ct);
+
+    /// <summary>Runs a tool while <paramref name="writeStdin"/> streams its input, so nothing large is buffered.</summary>
+    public Task<string> RunAsync(string tool, IEnumerable<string> arguments, Func<Stream, CancellationToken, Task> writeStdin,
+        IReadOnlyDictionary<string, string?>? environment = null, CancellationToken ct = default) =>
+        RunAsync(tool, arguments, PipeSource.Create(writeStdin), null, environment, ct);
+
+    private async Task<string> RunAsync(string tool, IEnumerable<string> arguments, PipeSource? stdin,
+        string? workingDirectory, IReadOnlyDictionary<string, string?>? environment, CancellationToken ct)
     {
         Require(tool);
         var command = Cli.Wrap(Find(tool)!)
             .WithArguments(arguments)
             .WithValidation(CommandResultValidation.None)
-            .WithEnvironmentVariables(env => env.Set("LC_ALL", "C"));
+            .WithEnvironmentVariables(env =>
+            {
+                env.Set("LC_ALL", "C");
+                foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+                {
+                    env.Set(name, value);
+                }
+            });
         if (stdin is not null)
         {
-            command = command.WithStandardInputPipe(PipeSource.FromStream(stdin));
+            command = command.WithStandardInputPipe(stdin);
         }
         if (workingDirectory is not null)
         {
