@@ -3,7 +3,16 @@ using System.Security.Cryptography;
 namespace EdgeImage.Packages;
 
 /// <summary>What writing a download into the cache came to: stored, or refused with what actually arrived.</summary>
-public sealed record CacheWrite(bool Stored, string Path, string ActualSha256, long ActualSize);
+public sealed record CacheWrite(bool Stored, string Path, string ActualSha256, long ActualSize, long ExpectedSize)
+{
+    /// <summary>Reading stops one byte past the expected size, so the hash of an oversized download is unknown.</summary>
+    public bool Oversized => ActualSize > ExpectedSize;
+
+    /// <summary>What arrived, for error messages: its hash and size, or that it was too large.</summary>
+    public string Describe() => Oversized
+        ? $"more than {ExpectedSize} bytes"
+        : $"sha256 {ActualSha256} ({ActualSize} bytes)";
+}
 
 /// <summary>
 /// Verified files stored by their SHA256 (CACHE/sha256/ab/abcdef...), shared by builds and processes.
@@ -82,11 +91,11 @@ public sealed class ContentCache(string root, IBuildLog log)
             var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
             if (total != size || actual != sha256)
             {
-                return new CacheWrite(false, final, actual, total);
+                return new CacheWrite(false, final, actual, total, size);
             }
             File.Move(temp, final, overwrite: true);
             stored = true;
-            return new CacheWrite(true, final, actual, total);
+            return new CacheWrite(true, final, actual, total, size);
         }
         finally
         {

@@ -53,7 +53,13 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         var packages = new List<PackageRecord>();
         foreach (var component in request.Components)
         {
-            var (entry, path) = await FetchIndexAsync(root, suiteDir, release, $"{component}/binary-{request.Architecture}", cache, ctx);
+            var indexDir = $"{component}/binary-{request.Architecture}";
+            var (entry, path) = await FetchIndexAsync(root, suiteDir, release, indexDir, cache, ctx);
+            if (entry.Path != $"{indexDir}/Packages" && release.Files.GetValueOrDefault($"{indexDir}/Packages") is { } plain)
+            {
+                path = await ExpandAsync(path, entry, plain, cache, $"{root}{suiteDir}/{entry.Path}", ctx.Cancellation);
+                entry = plain;
+            }
             ParseIndex(path, entry, $"{root}{suiteDir}/{entry.Path}", request.Architecture, packages);
         }
 
@@ -109,7 +115,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         if (!write.Stored)
         {
             throw new EdgeImageException(
-                $"{package}: {url} has sha256 {write.ActualSha256} ({write.ActualSize} bytes) but the signed index says " +
+                $"{package}: {url} has {write.Describe()} but the signed index says " +
                 $"sha256 {package.Sha256} ({package.Size} bytes); the file was not stored",
                 "The .deb was altered on the mirror or on the way; try again, or pick another mirror with --mirror.",
                 ExitCodes.VerificationFailed);
@@ -280,7 +286,8 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
                 $"{root}{suiteDir}/Release lists no {indexDir}/Packages index",
                 "Check the profile's 'components:' and 'arch:' against the suite.", ExitCodes.NotFound);
         }
-        foreach (var candidate in candidates)
+        // The uncompressed index is cached too (see ExpandAsync) and is the cheapest to read again.
+        foreach (var candidate in candidates.OrderBy(c => c.Path == $"{indexDir}/Packages" ? 0 : 1))
         {
             if (await cache.TryGetAsync(candidate.Sha256, candidate.Size, ctx.Cancellation) is { } cached)
             {
@@ -293,67 +300,120 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
             throw Missing($"{suiteDir}/{first.Path} (sha256 {first.Sha256})", cache.Root);
         }
 
-        string? firstFailure = null;
-        foreach (var candidate in candidates)
+        var failures = new List<IndexFailure>();
+        for (var c = 0; c < candidates.Count; c++)
         {
-            var canonical = Resolve(root, $"{suiteDir}/{candidate.Path}", suiteDir);
-            var urls = Enumerable.Repeat(canonical, Math.Max(1, _retry.Attempts)).ToList();
-            if (release.AcquireByHash)
+            var candidate = candidates[c];
+            var name = $"{suiteDir}/{candidate.Path}";
+            var afterwards = c + 1 < candidates.Count ? $"trying {candidates[c + 1].Path.Split('/')[^1]}" : "giving up";
+            var byHash = release.AcquireByHash
+                ? Resolve(root, $"{suiteDir}/{indexDir}/by-hash/SHA256/{candidate.Sha256}", suiteDir)
+                : null;
+            var canonical = Resolve(root, name, suiteDir);
+            var attempts = Math.Max(1, _retry.Attempts);
+            for (var attempt = 1; attempt <= attempts; attempt++)
             {
-                urls.Add(Resolve(root, $"{suiteDir}/{indexDir}/by-hash/SHA256/{candidate.Sha256}", suiteDir));
-            }
-            for (var i = 0; i < urls.Count; i++)
-            {
-                var (path, failure) = await TryFetchIndexAsync(urls[i], candidate, cache, ctx.Cancellation);
+                var (path, failure) = await TryFetchIndexAsync(canonical, candidate, cache, ctx.Cancellation);
                 if (path is not null)
                 {
                     return (candidate, path);
                 }
-                var what = $"{suiteDir}/{candidate.Path}: {failure}";
-                firstFailure ??= what;
-                var next = i + 1 < urls.Count
-                    ? urls[i + 1] == canonical ? $"retrying ({i + 2} of {_retry.Attempts}); the mirror may be mid-sync" : $"trying {urls[i + 1]}"
-                    : "trying the next compression";
-                ctx.Log.Warn($"{what} (from {urls[i]}); {next}");
-                if (i + 1 < urls.Count && urls[i + 1] == canonical && _retry.Backoff > TimeSpan.Zero)
+                failures.Add(failure!);
+                // A missing file stays missing; only a mismatch can be a sync in progress.
+                var retry = attempt < attempts && !failure!.NotFound;
+                var next = retry ? $"retrying ({attempt + 1} of {attempts}), the mirror may be mid-sync"
+                    : byHash is not null ? "trying its by-hash URL" : afterwards;
+                ctx.Log.Warn($"{name}: {failure!.Text} (from {canonical}); {next}");
+                if (!retry)
                 {
-                    await Task.Delay(_retry.Backoff * (i + 1), ctx.Cancellation);
+                    break;
+                }
+                if (_retry.Backoff > TimeSpan.Zero)
+                {
+                    await Task.Delay(_retry.Backoff * attempt, ctx.Cancellation);
                 }
             }
+            if (byHash is not null)
+            {
+                var (path, failure) = await TryFetchIndexAsync(byHash, candidate, cache, ctx.Cancellation);
+                if (path is not null)
+                {
+                    return (candidate, path);
+                }
+                failures.Add(failure!);
+                ctx.Log.Warn($"{name}: {failure!.Text} (from {byHash}); {afterwards}");
+            }
         }
+        var reported = failures.FirstOrDefault(f => !f.NotFound) ?? failures[0];
         throw new EdgeImageException(
-            $"{firstFailure} (tried {string.Join(", ", candidates.Select(c => c.Path.Split('/')[^1]))}" +
+            $"{suiteDir}/{reported.Entry.Path}: {reported.Text} (tried {string.Join(", ", candidates.Select(c => c.Path.Split('/')[^1]))}" +
             $"{(release.AcquireByHash ? ", each also by hash" : "")})",
             "The mirror is mid-sync; retry later or pick another mirror with --mirror.",
             ExitCodes.VerificationFailed);
     }
 
-    private async Task<(string? Path, string? Failure)> TryFetchIndexAsync(Uri url, ReleaseEntry entry, ContentCache cache, CancellationToken cancellation)
+    private sealed record IndexFailure(ReleaseEntry Entry, string Text, bool NotFound);
+
+    private async Task<(string? Path, IndexFailure? Failure)> TryFetchIndexAsync(Uri url, ReleaseEntry entry, ContentCache cache, CancellationToken cancellation)
     {
         try
         {
             await using var stream = await fetcher.OpenAsync(url, cancellation);
             if (stream is null)
             {
-                return (null, "not found on the mirror");
+                return (null, new IndexFailure(entry, "not found on the mirror", NotFound: true));
             }
             var write = await cache.StoreAsync(stream, entry.Sha256, entry.Size, null, cancellation);
             return write.Stored
                 ? (write.Path, null)
-                : (null, $"expected sha256 {entry.Sha256} ({entry.Size} bytes) but got sha256 {write.ActualSha256} ({write.ActualSize} bytes)");
+                : (null, new IndexFailure(entry,
+                    $"expected sha256 {entry.Sha256} ({entry.Size} bytes) but got {write.Describe()}",
+                    NotFound: false));
         }
         catch (IOException e)
         {
-            return (null, $"transfer failed: {e.Message}");
+            return (null, new IndexFailure(entry, $"transfer failed: {e.Message}", NotFound: false));
         }
     }
+
+    /// <summary>
+    /// Decompresses a verified index into the cache under the uncompressed index's own signed hash:
+    /// a second check of the data, and later builds skip the decompression, which costs more than parsing.
+    /// </summary>
+    private static async Task<string> ExpandAsync(string compressedPath, ReleaseEntry compressed, ReleaseEntry plain, ContentCache cache, string source, CancellationToken cancellation)
+    {
+        await using var file = new FileStream(compressedPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        await using var text = Decompress(file, compressed, source);
+        CacheWrite write;
+        try
+        {
+            write = await cache.StoreAsync(text, plain.Sha256, plain.Size, null, cancellation);
+        }
+        catch (Exception e) when (e is InvalidDataException or SharpCompress.Common.SharpCompressException)
+        {
+            throw Undecompressable(source, e);
+        }
+        return write.Stored ? write.Path : throw new EdgeImageException(
+            $"{source} decompresses to {write.Describe()} but the Release lists {plain.Path} as " +
+            $"sha256 {plain.Sha256} ({plain.Size} bytes)",
+            "The archive's signed Release contradicts itself; pick another mirror with --mirror.",
+            ExitCodes.VerificationFailed);
+    }
+
+    private static Stream Decompress(Stream file, ReleaseEntry entry, string source) =>
+        entry.Path.EndsWith(".xz", StringComparison.Ordinal) ? new XZStream(file)
+        : entry.Path.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress)
+        : file;
+
+    private static EdgeImageException Undecompressable(string source, Exception e) => new(
+        $"{source}: cannot decompress: {e.Message}",
+        "The index matched its signed hash but is not valid; the archive itself is broken. Pick another mirror with --mirror.",
+        ExitCodes.VerificationFailed, e);
 
     private static void ParseIndex(string path, ReleaseEntry entry, string source, string architecture, List<PackageRecord> packages)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        using Stream text = entry.Path.EndsWith(".xz", StringComparison.Ordinal) ? new XZStream(file)
-            : entry.Path.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress)
-            : file;
+        using var text = Decompress(file, entry, source);
         using var reader = new StreamReader(text, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
         try
         {
@@ -366,11 +426,9 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
                 }
             }
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or SharpCompress.Common.ArchiveException)
+        catch (Exception e) when (e is InvalidDataException or SharpCompress.Common.SharpCompressException)
         {
-            throw new EdgeImageException($"{source}: cannot decompress: {e.Message}",
-                "The index matched its signed hash but is not valid; the archive itself is broken. Pick another mirror with --mirror.",
-                ExitCodes.VerificationFailed, e);
+            throw Undecompressable(source, e);
         }
     }
 
