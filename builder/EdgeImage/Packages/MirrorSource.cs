@@ -9,8 +9,9 @@ public sealed record MirrorSource(string Url, string Origin)
 /// <summary>
 /// Finds the Debian mirror: an explicit --mirror, then EDGEIMAGE_MIRROR, then the profile, then
 /// the host's apt sources. The host may list the Debian mirror next to third-party repositories
-/// (nodesource, cloud SDKs) and the security archive; only a plain Debian archive is usable here
-/// because the builder asks it for arbitrary suites and pool files.
+/// (nodesource, cloud SDKs, Docker's, which also ends in /debian) and the security archive; only a
+/// plain Debian archive is usable here because the builder asks it for arbitrary suites and pool
+/// files, so a source counts when its path ends in /debian, it names a Debian suite and has 'main'.
 /// </summary>
 public sealed class MirrorDiscovery
 {
@@ -103,7 +104,8 @@ public sealed class MirrorDiscovery
         {
             if (string.Equals(stanza["Enabled"], "no", StringComparison.OrdinalIgnoreCase)
                 || !Words(stanza["Types"]).Contains("deb")
-                || !Words(stanza["Suites"]).Any(IsDebianSuite))
+                || !Words(stanza["Suites"]).Any(IsDebianSuite)
+                || !Words(stanza["Components"]).Contains("main"))
             {
                 continue;
             }
@@ -135,7 +137,7 @@ public sealed class MirrorDiscovery
                 rest = rest[(close + 1)..].Trim();
             }
             var words = Words(rest);
-            if (words.Length >= 2 && IsDebianArchive(words[0]) && IsDebianSuite(words[1]))
+            if (words.Length >= 3 && IsDebianArchive(words[0]) && IsDebianSuite(words[1]) && words[2..].Contains("main"))
             {
                 yield return words[0];
             }
