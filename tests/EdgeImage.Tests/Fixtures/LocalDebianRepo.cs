@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using EdgeImage.Packages;
 
 namespace EdgeImage.Tests.Fixtures;
 
@@ -89,6 +90,9 @@ public sealed class LocalDebianRepo : IDisposable
     /// <summary>Hash and size of each unpublished uncompressed index, which Release lists anyway.</summary>
     private readonly Dictionary<string, (string Sha256, long Size)> _unpublished = [];
 
+    /// <summary>Set when the repository made its own GnuPG home and must remove it.</summary>
+    private TestGnupg? _ownGpg;
+
     private LocalDebianRepo(string root, TestGnupg gpg, IReadOnlyList<TestPackage> packages, LocalRepoOptions options, TestKey[] signers)
     {
         Root = root;
@@ -96,6 +100,7 @@ public sealed class LocalDebianRepo : IDisposable
         Packages = packages;
         Options = options;
         Signers = signers;
+        KeyringPath = gpg.ExportKeyring(Path.Combine(gpg.Home, $"{Path.GetFileName(root)}.gpg"), armor: false, signers);
     }
 
     /// <summary>The mirror root: holds dists/ and pool/.</summary>
@@ -108,6 +113,9 @@ public sealed class LocalDebianRepo : IDisposable
     public LocalRepoOptions Options { get; }
 
     public TestKey[] Signers { get; }
+
+    /// <summary>A binary keyring holding the public keys of all <see cref="Signers"/>.</summary>
+    public string KeyringPath { get; }
 
     /// <summary>dists/CODENAME; dists/SUITE links to it, as on Debian's mirrors.</summary>
     public string SuiteDir => Path.Combine(Root, "dists", Options.Codename);
@@ -131,6 +139,36 @@ public sealed class LocalDebianRepo : IDisposable
         return repo;
     }
 
+    /// <summary>
+    /// The simple case for tests that just need packages to install: a repository signed by a fresh
+    /// key of its own, removed together with the repository.
+    /// </summary>
+    public static LocalDebianRepo Create(IEnumerable<TestPackage> packages, LocalRepoOptions? options = null)
+    {
+        var gpg = new TestGnupg();
+        try
+        {
+            var repo = Create(gpg, packages, options, gpg.NewKey());
+            repo._ownGpg = gpg;
+            return repo;
+        }
+        catch
+        {
+            gpg.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>What to pass to DebianRepository.OpenAsync to read this archive.</summary>
+    public DebianSuiteRequest Request(string architecture) => new()
+    {
+        Mirror = Root,
+        Suite = Options.Codename,
+        Components = Options.Components,
+        Architecture = architecture,
+        KeyringPath = KeyringPath,
+    };
+
     public string PathOf(string relative) => Path.Combine(Root, relative);
 
     public string DebPath(string name, string? architecture = null) =>
@@ -152,7 +190,11 @@ public sealed class LocalDebianRepo : IDisposable
         Gpg.DetachSign(release, Path.Combine(SuiteDir, "Release.gpg"), Signers);
     }
 
-    public void Dispose() => Directory.Delete(Root, recursive: true);
+    public void Dispose()
+    {
+        Directory.Delete(Root, recursive: true);
+        _ownGpg?.Dispose();
+    }
 
     private string BuildDeb(TestPackage package)
     {

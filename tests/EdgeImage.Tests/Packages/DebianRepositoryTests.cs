@@ -5,29 +5,6 @@ using EdgeImage.Tests.Fixtures;
 
 namespace EdgeImage.Tests.Packages;
 
-/// <summary>Keys made once per test class: gpg key generation is the slowest part of building a repository.</summary>
-public sealed class SigningKeys : IDisposable
-{
-    public SigningKeys()
-    {
-        Archive = Gpg.NewKey("rsa2048");
-        Stranger = Gpg.NewKey();
-        Keyring = Gpg.ExportKeyring(Path.Combine(Gpg.Home, "archive.gpg"), armor: false, Archive);
-    }
-
-    public TestGnupg Gpg { get; } = new();
-
-    /// <summary>The archive's key; <see cref="Keyring"/> holds only this one.</summary>
-    public TestKey Archive { get; }
-
-    /// <summary>A key the keyring does not know.</summary>
-    public TestKey Stranger { get; }
-
-    public string Keyring { get; }
-
-    public void Dispose() => Gpg.Dispose();
-}
-
 public sealed class DebianRepositoryTests(SigningKeys keys) : IClassFixture<SigningKeys>, IDisposable
 {
     public static readonly TestPackage[] Packages =
@@ -70,6 +47,17 @@ public sealed class DebianRepositoryTests(SigningKeys keys) : IClassFixture<Sign
 
         Assert.Equal(["hello", "greet-data"], index.Packages.Select(p => p.Name));
         Assert.Equal("arm64", index["hello"].Single().Architecture);
+    }
+
+    [Fact]
+    public async Task A_repository_with_a_key_of_its_own_opens_with_its_own_request()
+    {
+        using var repo = LocalDebianRepo.Create([new TestPackage { Name = "busybox", Architecture = "armhf", Essential = true }],
+            new LocalRepoOptions { Architectures = ["armhf"] });
+
+        var index = await Repository().OpenAsync(repo.Request("armhf"), Context());
+
+        Assert.True(Assert.Single(index.Packages).Essential);
     }
 
     [Fact]
