@@ -1,0 +1,115 @@
+using System.Net;
+
+namespace EdgeImage.Packages;
+
+/// <summary>
+/// How bytes are read from a mirror. The repository verifies everything it gets, so a transport
+/// only moves bytes; tests put a double here that behaves like a mirror in the middle of a sync.
+/// </summary>
+public interface IMirrorFetcher
+{
+    /// <summary>Opens <paramref name="url"/> for reading, or returns null when the mirror has no such file.</summary>
+    Task<Stream?> OpenAsync(Uri url, CancellationToken cancellation);
+}
+
+/// <summary>http(s) through one shared HttpClient, and file:// for local repositories.</summary>
+public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
+{
+    private const int Attempts = 3;
+
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        AutomaticDecompression = DecompressionMethods.None,
+        ConnectTimeout = TimeSpan.FromSeconds(20),
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
+    public MirrorFetcher()
+    {
+        _http.DefaultRequestHeaders.UserAgent.ParseAdd("edgeimage");
+    }
+
+    public async Task<Stream?> OpenAsync(Uri url, CancellationToken cancellation)
+    {
+        if (url.IsFile)
+        {
+            return File.Exists(url.LocalPath)
+                ? new FileStream(url.LocalPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true)
+                : null;
+        }
+        for (var attempt = 1; ; attempt++)
+        {
+            HttpResponseMessage? response = null;
+            try
+            {
+                response = await _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellation);
+                if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone)
+                {
+                    response.Dispose();
+                    return null;
+                }
+                if ((int)response.StatusCode >= 500 && attempt < Attempts)
+                {
+                    response.Dispose();
+                    await Task.Delay(TimeSpan.FromSeconds(attempt), cancellation);
+                    continue;
+                }
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new EdgeImageException($"{url}: the mirror answered {(int)response.StatusCode} {response.ReasonPhrase}",
+                        "Check the mirror URL (--mirror, EDGEIMAGE_MIRROR or the profile's 'mirror:') or pick another mirror.");
+                }
+                return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellation));
+            }
+            catch (HttpRequestException) when (attempt < Attempts)
+            {
+                response?.Dispose();
+                await Task.Delay(TimeSpan.FromSeconds(attempt), cancellation);
+            }
+            catch (HttpRequestException e)
+            {
+                response?.Dispose();
+                throw new EdgeImageException($"{url}: cannot reach the mirror: {e.Message}",
+                    "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
+            }
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    /// <summary>Keeps the response alive for as long as its body is read.</summary>
+    private sealed class ResponseStream(HttpResponseMessage response, Stream body) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => body.Read(buffer, offset, count);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            body.ReadAsync(buffer, cancellationToken);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            body.ReadAsync(buffer, offset, count, cancellationToken);
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                body.Dispose();
+                response.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}
