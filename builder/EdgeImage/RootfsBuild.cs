@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using EdgeImage.Packages;
+using EdgeImage.Profiles;
+using EdgeImage.Rootfs;
+
+namespace EdgeImage;
+
+/// <summary>What every build starts from: a profile and where its packages come from.</summary>
+public sealed record RootfsRequest
+{
+    public required Profile Profile { get; init; }
+
+    /// <summary>--mirror; null falls back to EDGEIMAGE_MIRROR, the profile, then the host's apt sources.</summary>
+    public string? Mirror { get; init; }
+
+    /// <summary>Packages needed at build time but not installed into the rootfs (boot loaders, firmware).</summary>
+    public IReadOnlyList<string> BuildPackages { get; init; } = [];
+}
+
+/// <summary>The composed tree plus what it was made from; the caller disposes it (which deletes its staging file).</summary>
+public sealed record ComposedRootfs : IDisposable
+{
+    public required RootfsResult Rootfs { get; init; }
+
+    public required MirrorSource Mirror { get; init; }
+
+    public required PackageIndex Index { get; init; }
+
+    public required IReadOnlyList<PackageRecord> Packages { get; init; }
+
+    /// <summary>Verified .debs of RootfsRequest.BuildPackages, by package name.</summary>
+    public required IReadOnlyDictionary<string, string> BuildPackageFiles { get; init; }
+
+    /// <summary>The context with SOURCE_DATE_EPOCH settled (the suite's Release date when the user gave none).</summary>
+    public required BuildContext Context { get; init; }
+
+    public RootfsTree Tree => Rootfs.Tree;
+
+    public void Dispose() => Rootfs.Tree.Dispose();
+}
+
+/// <summary>
+/// The first half of every build: Resolve (verified index, dependency closure, verified .debs) and
+/// Compose (unpack + native configure). Reads top to bottom; each step logs when it starts and how
+/// long it took.
+/// </summary>
+public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discovery)
+{
+    /// <summary>Set when the user did not give SOURCE_DATE_EPOCH: the build then takes the suite's Release date.</summary>
+    public const long UnsetSourceDateEpoch = -1;
+
+    public async Task<ComposedRootfs> ComposeAsync(RootfsRequest request, BuildContext context)
+    {
+        var profile = request.Profile;
+        var log = context.Log;
+        var mirror = discovery.Resolve(request.Mirror, profile.Mirror, profile.Locate("mirror"), log);
+        var repository = new DebianRepository(fetcher);
+
+        var clock = Stopwatch.StartNew();
+        var index = await repository.OpenAsync(new DebianSuiteRequest
+        {
+            Mirror = mirror.Url,
+            Suite = profile.Suite,
+            Components = profile.Components,
+            Architecture = profile.Arch,
+            KeyringPath = profile.Keyring ?? ArchiveKeyring.DebianDefault,
+        }, context);
+        log.Info($"index: {index.Count} packages in {profile.Suite}/{string.Join(",", profile.Components)} for {profile.Arch} ({clock.Elapsed.TotalSeconds:0.0}s)");
+        if (context.SourceDateEpoch == UnsetSourceDateEpoch)
+        {
+            var date = index.Release.Date ?? throw new EdgeImageException(
+                $"the Release file of {profile.Suite} has no Date and SOURCE_DATE_EPOCH is not set",
+                "set SOURCE_DATE_EPOCH to the time every file in the image should carry");
+            context = context with { SourceDateEpoch = date.ToUnixTimeSeconds() };
+            log.Verbose($"SOURCE_DATE_EPOCH={context.SourceDateEpoch} (the suite's Release date)");
+        }
+
+        clock.Restart();
+        var resolver = new Resolver(index.Packages, profile.Arch, $"{profile.Suite}/{string.Join(",", profile.Components)}");
+        var wanted = profile.Packages.Concat(profile.Kernel.Package is { } kernel ? [kernel] : []).ToList();
+        var selected = resolver.Resolve(wanted, new ResolveOptions
+        {
+            IncludeRequired = profile.IncludeRequired,
+            PackageListSource = profile.Locate("packages"),
+        });
+        var buildOnly = request.BuildPackages.Count == 0
+            ? []
+            : resolver.Resolve(request.BuildPackages, new ResolveOptions { PackageListSource = "the board's build packages" })
+                .Where(p => request.BuildPackages.Contains(p.Name, StringComparer.Ordinal)).ToList();
+        log.Info($"resolve: {selected.Count} packages for {wanted.Count} requested ({clock.Elapsed.TotalSeconds:0.0}s)");
+
+        clock.Restart();
+        var files = await repository.DownloadAsync(index, selected.Concat(buildOnly), context);
+        log.Info($"fetch: {selected.Count + buildOnly.Count} packages verified ({selected.Sum(p => p.Size) >> 20} MiB, {clock.Elapsed.TotalSeconds:0.0}s)");
+
+        clock.Restart();
+        var rootfs = RootfsComposer.Compose(new RootfsInput
+        {
+            Profile = profile,
+            Packages = selected.Select(p => new PackageFile(p, files[p])).ToList(),
+        }, context);
+        log.Info($"compose: {rootfs.Tree.Count} entries ({clock.Elapsed.TotalSeconds:0.0}s)");
+        return new ComposedRootfs
+        {
+            Rootfs = rootfs,
+            Mirror = mirror,
+            Index = index,
+            Packages = selected,
+            BuildPackageFiles = buildOnly.ToDictionary(p => p.Name, p => files[p], StringComparer.Ordinal),
+            Context = context,
+        };
+    }
+
+    /// <summary>
+    /// `edgeimage rootfs`: the composed tree as a reproducible tar. Written under a temporary name
+    /// next to the target and renamed when complete, so a failed or killed run never leaves a
+    /// partial tar under the final name.
+    /// </summary>
+    public async Task<long> WriteTarAsync(RootfsRequest request, string outputPath, BuildContext context)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
+        Directory.CreateDirectory(directory);
+        using var composed = await ComposeAsync(request, context);
+        return await AtomicFile.WriteAsync(outputPath, stream =>
+        {
+            RootfsTar.Write(composed.Tree, stream, composed.Context.SourceDateEpoch, context.Cancellation);
+            return Task.CompletedTask;
+        });
+    }
+}
