@@ -28,8 +28,8 @@ public sealed record ComposedRootfs : IDisposable
 
     public required IReadOnlyList<PackageRecord> Packages { get; init; }
 
-    /// <summary>Verified .debs of RootfsRequest.BuildPackages, by package name.</summary>
-    public required IReadOnlyDictionary<string, string> BuildPackageFiles { get; init; }
+    /// <summary>Verified .debs of RootfsRequest.BuildPackages.</summary>
+    public required IReadOnlyList<PackageFile> BuildPackageFiles { get; init; }
 
     /// <summary>The context with SOURCE_DATE_EPOCH settled (the suite's Release date when the user gave none).</summary>
     public required BuildContext Context { get; init; }
@@ -106,7 +106,7 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
             Mirror = mirror,
             Index = index,
             Packages = selected,
-            BuildPackageFiles = buildOnly.ToDictionary(p => p.Name, p => files[p], StringComparer.Ordinal),
+            BuildPackageFiles = buildOnly.Select(p => new PackageFile(p, files[p])).ToList(),
             Context = context,
         };
     }
