@@ -10,6 +10,7 @@ var root = new RootCommand("""
 root.Options.Add(GlobalOptions.Verbose);
 root.Subcommands.Add(ProfilesCommand.Create());
 root.Subcommands.Add(RootfsCommand.Create());
+root.Subcommands.Add(QemuCommand.Create());
 
 var parsed = root.Parse(args);
 var verbose = parsed.GetValue(GlobalOptions.Verbose);
