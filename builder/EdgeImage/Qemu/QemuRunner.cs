@@ -145,7 +145,18 @@ public sealed class QemuRunner(QemuMachineCatalog catalog, HostTools tools)
                     _ = Task.Delay(PanicGrace, CancellationToken.None).ContinueWith(_ => decided.TrySetResult(QemuExitReason.KernelPanic), TaskScheduler.Default);
                 }
             }
-            // End of output means QEMU has exited; everything it printed has been read by now.
+            // End of output means QEMU is exiting and everything it printed has been read. Its exit
+            // is reaped a moment later; waiting for it keeps the exit code from being lost to a kill.
+            using (var reap = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+            {
+                try
+                {
+                    await process.WaitForExitAsync(reap.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
             decided.TrySetResult(watcher.AllExpectsMatched ? QemuExitReason.Expected
                 : watcher.PanicSeen ? QemuExitReason.KernelPanic
                 : QemuExitReason.QemuExited);
