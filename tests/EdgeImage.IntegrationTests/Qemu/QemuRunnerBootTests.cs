@@ -64,6 +64,24 @@ public sealed class QemuRunnerBootTests(DebianTestKernel kernel, ITestOutputHelp
         Assert.False(result.Matched);
         Assert.Null(result.QemuExitCode);
         Assert.InRange(result.Elapsed, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20));
+        Assert.Empty(QemuProcessesUsing(initrd));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Cancelling_a_run_kills_QEMU()
+    {
+        var initrd = await TestInitramfs.CreateAsync(_work.FullName, "/bin/busybox sleep 600\n");
+        using var cancel = new CancellationTokenSource();
+        var run = new QemuRunner().RunAsync(
+            new QemuRunRequest { Board = Board, Expect = Marker, Timeout = TimeSpan.FromSeconds(60), Kernel = kernel.Vmlinuz, Initrd = initrd, Append = CommandLine },
+            NullBuildLog.Instance, cancel.Token);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.NotEmpty(QemuProcessesUsing(initrd));
+
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.Empty(QemuProcessesUsing(initrd));
     }
 
     [Fact(Timeout = 180_000)]
@@ -116,6 +134,25 @@ public sealed class QemuRunnerBootTests(DebianTestKernel kernel, ITestOutputHelp
         }
         return result;
     }
+
+    /// <summary>Running processes whose command line mentions a path: a QEMU left behind would show up here.</summary>
+    private static List<int> QemuProcessesUsing(string path) =>
+        Directory.GetDirectories("/proc")
+            .Select(d => (Pid: int.TryParse(Path.GetFileName(d), out var pid) ? pid : -1, Dir: d))
+            .Where(p => p.Pid > 0)
+            .Where(p =>
+            {
+                try
+                {
+                    return File.ReadAllText(Path.Combine(p.Dir, "cmdline")).Split('\0').Contains(path);
+                }
+                catch (IOException)
+                {
+                    return false;
+                }
+            })
+            .Select(p => p.Pid)
+            .ToList();
 
     public void Dispose() => _work.Delete(recursive: true);
 
