@@ -101,7 +101,6 @@ public sealed class QemuRunner(QemuMachineCatalog catalog, HostTools tools)
         var errors = new Queue<string>();
         using var process = Start(commandLine, redirect: true);
         var clock = Stopwatch.StartNew();
-        // Closing stdin is not an option: QEMU's stdio backend would see end of input. It stays open and empty.
         var stderr = Task.Run(async () =>
         {
             while (await process.StandardError.ReadLineAsync(CancellationToken.None) is { } line)
@@ -238,6 +237,8 @@ public sealed class QemuRunner(QemuMachineCatalog catalog, HostTools tools)
 
     private static Process Start(IReadOnlyList<string> commandLine, bool redirect)
     {
+        // A watched QEMU gets a pipe as stdin that stays open and empty: inheriting the terminal
+        // would let QEMU's stdio backend switch it to raw mode behind the user's back.
         var start = new ProcessStartInfo(commandLine[0])
         {
             UseShellExecute = false,
