@@ -71,8 +71,8 @@ public sealed class DebianTestKernel : IAsyncLifetime
         var extract = Path.Combine(apt, "extract");
         Directory.CreateDirectory(extract);
         // Only the kernel image, not the ~400 MB of modules beside it.
-        await (Cli.Wrap("dpkg-deb").WithArguments(["--fsys-tarfile", deb])
-               | Cli.Wrap("tar").WithArguments(["-x", "-C", extract, "--wildcards", "./boot/vmlinuz-*"])).ExecuteAsync();
+        await (CliWrap.Cli.Wrap("dpkg-deb").WithArguments(["--fsys-tarfile", deb])
+               | CliWrap.Cli.Wrap("tar").WithArguments(["-x", "-C", extract, "--wildcards", "./boot/vmlinuz-*"])).ExecuteAsync();
         var vmlinuz = Directory.GetFiles(Path.Combine(extract, "boot"), "vmlinuz-*").Single();
         File.Move(vmlinuz, Vmlinuz + ".partial", overwrite: true);
         await File.WriteAllTextAsync(Path.Combine(CacheDir, "package"), package + "\n");
