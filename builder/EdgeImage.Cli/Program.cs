@@ -11,6 +11,7 @@ root.Options.Add(GlobalOptions.Verbose);
 root.Options.Add(GlobalOptions.ProfilesDir);
 root.Subcommands.Add(ProfilesCommand.Create());
 root.Subcommands.Add(RootfsCommand.Create());
+root.Subcommands.Add(BuildCommand.Create());
 root.Subcommands.Add(QemuCommand.Create());
 
 var parsed = root.Parse(args);
