@@ -134,9 +134,10 @@ public sealed class RootfsTree : IDisposable
         return _entries.Values.Where(e => e.Path.StartsWith(prefix, StringComparison.Ordinal)).ToArray();
     }
 
-    public FileContent StoreContent(Stream source, long length, string origin) => _store.Append(source, length, origin);
+    public FileContent StoreContent(ReadOnlySpan<byte> bytes) => _store.Generated.Append(bytes);
 
-    public FileContent StoreContent(ReadOnlySpan<byte> bytes) => _store.Append(bytes);
+    /// <summary>A staging file of its own for one package, so packages can be decompressed in parallel.</summary>
+    internal ContentSegment NewContentSegment() => _store.NewSegment();
 
     public Stream OpenRead(RootfsEntry file) =>
         _store.OpenRead(file.Content ?? throw new InvalidOperationException($"{file.Path} is not a regular file"));
