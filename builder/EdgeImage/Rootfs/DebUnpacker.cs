@@ -161,7 +161,7 @@ public sealed class DebUnpacker(RootfsTree tree)
             case RootfsEntryKind.Directory:
                 // Shared directories: the result must not depend on unpack order, so the latest
                 // mtime wins and the ordinally first package decides mode and owner.
-                var owner = string.CompareOrdinal(dir.Package, existing.Package) < 0 ? dir : existing;
+                var owner = dir.Package is not null && string.CompareOrdinal(dir.Package, existing.Package) < 0 ? dir : existing;
                 tree.Set(owner with { MTime = Math.Max(dir.MTime, existing.MTime) });
                 break;
             case RootfsEntryKind.Symlink:

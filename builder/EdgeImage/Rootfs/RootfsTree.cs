@@ -105,10 +105,6 @@ public sealed class RootfsTree : IDisposable
         return Join(current);
     }
 
-    /// <summary>True when the path exists and resolves (following symlinks) to a directory.</summary>
-    public bool IsDirectory(string path, string origin) =>
-        _entries.TryGetValue(Resolve(path, followFinal: true, origin), out var e) && e.Kind == RootfsEntryKind.Directory;
-
     /// <summary>Adds or replaces the entry at its (already resolved) path, creating missing parent directories.</summary>
     public void Set(RootfsEntry entry)
     {
@@ -184,7 +180,7 @@ public sealed class RootfsTree : IDisposable
         return "/" + string.Join('/', parts);
     }
 
-    public static string Parent(string path)
+    private static string Parent(string path)
     {
         var slash = path.LastIndexOf('/');
         return slash <= 0 ? "/" : path[..slash];
