@@ -48,7 +48,7 @@ public class RootfsRealPackagesTests(ITestOutputHelper output)
             var mb = result.DebBytes / 1e6;
             output.WriteLine($"{debs.Count} packages, {mb:0.0} MB of .deb unpacked in {result.UnpackTime.TotalSeconds:0.00} s = {mb / result.UnpackTime.TotalSeconds:0.0} MB/s; " +
                              $"{result.Configuration.EnabledUnits.Count} units enabled: {string.Join(' ', result.Configuration.EnabledUnits)}; " +
-                             $"alternatives: {string.Join(", ", result.Configuration.Alternatives)}; tar {new FileInfo(forward).Length / 1e6:0.0} MB; peak RSS {Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:0} MB");
+                             $"alternatives: {string.Join(", ", result.Configuration.Alternatives)}; tar {new FileInfo(forward).Length / 1e6:0.0} MB; peak RSS of the test host {Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:0} MB");
         }
         finally
         {
@@ -100,5 +100,9 @@ public class RootfsRealPackagesTests(ITestOutputHelper output)
     private static string[] Links(string dir) => Directory.EnumerateFileSystemEntries(dir, "*", SearchOption.AllDirectories)
         .Select(p => Path.GetRelativePath(dir, p)).Order(StringComparer.Ordinal).ToArray();
 
-    private static string Hash(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
+    private static string Hash(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
 }
