@@ -85,7 +85,7 @@ internal static class TrixieDebs
                ?? throw new InvalidOperationException("no Debian mirror: set EDGEIMAGE_MIRROR or configure the host's apt sources");
     }
 
-    private static string Run(string tool, string[] args)
+    public static string Run(string tool, params string[] args)
     {
         var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)

@@ -1,8 +1,5 @@
 using System.Formats.Tar;
-using System.IO.Compression;
 using EdgeImage.Packages;
-using SharpCompress.Compressors.Xz;
-using ZstdSharp;
 
 namespace EdgeImage.Rootfs;
 
@@ -13,12 +10,10 @@ namespace EdgeImage.Rootfs;
 /// the root are followed for parent directories (so /bin/foo lands in /usr/bin/foo once base-files'
 /// /bin -> usr/bin exists), and two packages may ship the same non-directory path only when one
 /// declares Replaces: on the other; the replacing package's copy wins whichever is unpacked first.
+/// Packages are decompressed in parallel but applied to the tree strictly in the given order.
 /// </summary>
 public sealed class DebUnpacker(RootfsTree tree)
 {
-    private static readonly HashSet<string> MaintainerScripts =
-        new(["preinst", "postinst", "prerm", "postrm", "config"], StringComparer.Ordinal);
-
     private readonly Dictionary<string, HashSet<string>> _replaces = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<(string Listed, bool IsDirectory)>> _shipped = new(StringComparer.Ordinal);
     private readonly List<(ControlParagraph Control, IReadOnlyDictionary<string, byte[]> ControlFiles)> _unpacked = [];
@@ -26,50 +21,56 @@ public sealed class DebUnpacker(RootfsTree tree)
     /// <summary>Total size of the .deb files unpacked so far.</summary>
     public long BytesRead { get; private set; }
 
-    public void Unpack(PackageFile file, CancellationToken cancellation = default)
+    public void Unpack(PackageFile file, CancellationToken cancellation = default) =>
+        Apply(DebReader.Read(file, tree.NewContentSegment(), cancellation), cancellation);
+
+    /// <summary>
+    /// Unpacks all packages in order. Up to <paramref name="parallelism"/> packages are read and
+    /// decompressed ahead on worker threads; the tree only ever changes on the calling thread, in
+    /// list order, so the result and the first error reported do not depend on timing.
+    /// </summary>
+    public void UnpackAll(IReadOnlyList<PackageFile> files, int parallelism, IProgressReporter? progress = null, CancellationToken cancellation = default)
     {
-        var debName = Path.GetFileName(file.DebPath);
-        using var stream = OpenDeb(file.DebPath);
-        BytesRead += stream.Length;
-        ControlParagraph? control = null;
-        IReadOnlyDictionary<string, byte[]>? controlFiles = null;
-        var sawVersion = false;
-        var sawData = false;
-        foreach (var member in new ArArchive(stream, debName).Members())
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        using var gate = new SemaphoreSlim(Math.Max(1, parallelism));
+        var reads = new Task<DebContents>[files.Count];
+        for (var i = 0; i < files.Count; i++)
         {
-            cancellation.ThrowIfCancellationRequested();
-            if (member.Name == "debian-binary")
+            var file = files[i];
+            var segment = tree.NewContentSegment();
+            reads[i] = Task.Run(async () =>
             {
-                var text = new StreamReader(member.Data).ReadToEnd();
-                if (!text.StartsWith("2.", StringComparison.Ordinal))
+                await gate.WaitAsync(stop.Token).ConfigureAwait(false);
+                try
                 {
-                    throw Refuse(debName, "debian-binary", $"unsupported package format version '{text.Trim()}'");
+                    return DebReader.Read(file, segment, stop.Token);
                 }
-                sawVersion = true;
-            }
-            else if (member.Name.StartsWith("control.tar", StringComparison.Ordinal))
-            {
-                (control, controlFiles) = ReadControl(member, debName, file.Package);
-            }
-            else if (member.Name.StartsWith("data.tar", StringComparison.Ordinal))
-            {
-                if (!sawVersion || control is null)
+                finally
                 {
-                    throw Refuse(debName, member.Name, "data comes before debian-binary and the control archive");
+                    gate.Release();
                 }
-                UnpackData(member, debName, control, cancellation);
-                sawData = true;
-            }
-            else if (!member.Name.StartsWith('_'))
+            }, stop.Token);
+        }
+        try
+        {
+            foreach (var read in reads)
             {
-                throw Refuse(debName, member.Name, "unknown member in a .deb");
+                Apply(read.GetAwaiter().GetResult(), cancellation);
+                progress?.Advance(1);
             }
         }
-        if (!sawData)
+        finally
         {
-            throw Refuse(debName, "data.tar", "the package has no data archive");
+            // Workers write into the tree's staging files: none may outlive this call.
+            stop.Cancel();
+            try
+            {
+                Task.WaitAll(reads);
+            }
+            catch (AggregateException)
+            {
+            }
         }
-        _unpacked.Add((control!, controlFiles!));
     }
 
     /// <summary>The packages unpacked so far, with files that a Replaces: took away removed from their lists.</summary>
@@ -86,122 +87,64 @@ public sealed class DebUnpacker(RootfsTree tree)
         })
         .ToArray();
 
-    private static FileStream OpenDeb(string path)
+    private void Apply(DebContents deb, CancellationToken cancellation)
     {
-        try
-        {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new EdgeImageException($"cannot read package file {path}: {e.Message}",
-                "The download cache is incomplete; run the build again without --offline.", ExitCodes.NotFound, e);
-        }
-    }
-
-    private (ControlParagraph, IReadOnlyDictionary<string, byte[]>) ReadControl(ArMember member, string debName, PackageRecord record)
-    {
-        var files = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
-        using (var tar = new TarReader(Decompress(member, debName)))
-        {
-            while (NextEntry(tar, debName, member.Name) is { } entry)
-            {
-                if (entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile)
-                {
-                    var name = RootfsTree.Normalize(entry.Name).TrimStart('/');
-                    var bytes = new byte[entry.Length];
-                    entry.DataStream?.ReadExactly(bytes);
-                    files[name] = bytes;
-                }
-            }
-        }
-        if (!files.TryGetValue("control", out var controlBytes))
-        {
-            throw Refuse(debName, member.Name, "the control archive has no 'control' file");
-        }
-        var control = ControlParagraph.ParseSingle(System.Text.Encoding.UTF8.GetString(controlBytes));
-        var name1 = control.Required("Package", $"{debName}:control");
-        if (name1 != record.Name)
-        {
-            throw new EdgeImageException(
-                $"{debName}: the package inside is '{name1}' but the index promised '{record.Name}'",
-                "The cache holds the wrong file for this package; delete it from the cache and download it again.",
-                ExitCodes.VerificationFailed);
-        }
-        _replaces[name1] = ParseNames(control["Replaces"]);
-        _shipped[name1] = [];
-        var kept = files.Where(f => f.Key != "control" && !MaintainerScripts.Contains(f.Key))
-            .ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal);
-        return (control, kept);
-    }
-
-    private void UnpackData(ArMember member, string debName, ControlParagraph control, CancellationToken cancellation)
-    {
-        var package = control["Package"]!;
-        using var tar = new TarReader(Decompress(member, debName));
-        while (NextEntry(tar, debName, member.Name) is { } entry)
+        var package = deb.Control["Package"]!;
+        _replaces[package] = ParseNames(deb.Control["Replaces"]);
+        var shipped = _shipped[package] = [];
+        foreach (var member in deb.Members)
         {
             cancellation.ThrowIfCancellationRequested();
-            var origin = $"{debName}: member '{entry.Name}'";
-            var path = CheckedPath(entry.Name, origin);
-            if (path == "/")
+            if (member.Path == "/")
             {
                 continue;
             }
-            var resolved = tree.Resolve(path, followFinal: false, origin);
+            var origin = $"{deb.DebName}: member '{member.Name}'";
+            var resolved = tree.Resolve(member.Path, followFinal: false, origin);
             var incoming = new RootfsEntry
             {
                 Path = resolved,
                 Kind = RootfsEntryKind.File,
-                Mode = (int)entry.Mode & 0xFFF,
-                Uid = entry.Uid,
-                Gid = entry.Gid,
-                MTime = entry.ModificationTime.ToUnixTimeSeconds(),
+                Mode = member.Mode,
+                Uid = member.Uid,
+                Gid = member.Gid,
+                MTime = member.MTime,
                 Package = package,
             };
-            switch (entry.EntryType)
+            switch (member.Type)
             {
                 case TarEntryType.Directory:
                     PlaceDirectory(incoming with { Kind = RootfsEntryKind.Directory }, origin);
                     break;
-                case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                    if (Claim(resolved, package, origin))
-                    {
-                        var content = tree.StoreContent(entry.DataStream ?? Stream.Null, entry.Length, origin);
-                        tree.Set(incoming with { Content = content });
-                    }
-                    break;
                 case TarEntryType.SymbolicLink:
-                    if (string.IsNullOrEmpty(entry.LinkName))
-                    {
-                        throw Refuse(debName, entry.Name, "symlink without a target");
-                    }
-                    PlaceSymlink(incoming with { Kind = RootfsEntryKind.Symlink, LinkTarget = entry.LinkName }, origin);
+                    PlaceSymlink(incoming with { Kind = RootfsEntryKind.Symlink, LinkTarget = member.LinkTarget }, origin);
                     break;
                 case TarEntryType.HardLink:
-                    PlaceHardLink(incoming, entry.LinkName, package, origin);
+                    PlaceHardLink(incoming, member.LinkTarget!, package, origin);
                     break;
-                case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
+                default:
                     if (Claim(resolved, package, origin))
                     {
                         tree.Set(incoming with
                         {
-                            Kind = entry.EntryType switch
+                            Kind = member.Type switch
                             {
                                 TarEntryType.CharacterDevice => RootfsEntryKind.CharDevice,
                                 TarEntryType.BlockDevice => RootfsEntryKind.BlockDevice,
-                                _ => RootfsEntryKind.Fifo,
+                                TarEntryType.Fifo => RootfsEntryKind.Fifo,
+                                _ => RootfsEntryKind.File,
                             },
-                            DevMajor = entry is PosixTarEntry p ? p.DeviceMajor : 0,
-                            DevMinor = entry is PosixTarEntry q ? q.DeviceMinor : 0,
+                            Content = member.Content,
+                            DevMajor = member.DevMajor,
+                            DevMinor = member.DevMinor,
                         });
                     }
                     break;
-                default:
-                    throw Refuse(debName, entry.Name, $"unsupported tar entry type {entry.EntryType}");
             }
-            _shipped[package].Add((path, entry.EntryType == TarEntryType.Directory));
+            shipped.Add((member.Path, member.Type == TarEntryType.Directory));
         }
+        BytesRead += deb.DebSize;
+        _unpacked.Add((deb.Control, deb.ControlFiles));
     }
 
     private void PlaceDirectory(RootfsEntry dir, string origin)
@@ -218,7 +161,7 @@ public sealed class DebUnpacker(RootfsTree tree)
             case RootfsEntryKind.Directory:
                 // Shared directories: the result must not depend on unpack order, so the latest
                 // mtime wins and the ordinally first package decides mode and owner.
-                var owner = string.CompareOrdinal(dir.Package, existing.Package) < 0 ? dir : existing;
+                var owner = dir.Package is not null && string.CompareOrdinal(dir.Package, existing.Package) < 0 ? dir : existing;
                 tree.Set(owner with { MTime = Math.Max(dir.MTime, existing.MTime) });
                 break;
             case RootfsEntryKind.Symlink:
@@ -297,15 +240,14 @@ public sealed class DebUnpacker(RootfsTree tree)
         }
     }
 
-    private void PlaceHardLink(RootfsEntry link, string rawTarget, string package, string origin)
+    private void PlaceHardLink(RootfsEntry link, string targetPath, string package, string origin)
     {
-        var targetPath = CheckedPath(rawTarget, origin + $" (hard link target '{rawTarget}')");
         var resolved = tree.Resolve(targetPath, followFinal: false, origin);
         var target = tree[resolved];
         if (target?.Kind != RootfsEntryKind.File || target.Package != package)
         {
             throw new EdgeImageException(
-                $"{origin}: hard link to '{rawTarget}', which is not a regular file shipped earlier by {package}",
+                $"{origin}: hard link to '{targetPath}', which is not a regular file shipped earlier by {package}",
                 "Hard links in a .deb may only point at the package's own files; the package is refused.",
                 ExitCodes.VerificationFailed);
         }
@@ -344,69 +286,6 @@ public sealed class DebUnpacker(RootfsTree tree)
     private static EdgeImageException Conflict(string path, string? first, string second, string origin, string why) => new(
         $"{origin}: file conflict at '{path}' between packages {first ?? "(builder)"} and {second}: {why}",
         $"dpkg would refuse to install both; remove {first} or {second} from the profile's packages.");
-
-    /// <summary>Normalizes a member name and refuses absolute paths and any "..".</summary>
-    private static string CheckedPath(string raw, string origin)
-    {
-        var trimmed = raw;
-        while (trimmed.StartsWith("./", StringComparison.Ordinal))
-        {
-            trimmed = trimmed[2..];
-        }
-        if (trimmed.StartsWith('/'))
-        {
-            throw Unsafe(origin, "is an absolute path");
-        }
-        if (trimmed.Split('/').Contains(".."))
-        {
-            throw Unsafe(origin, "contains '..'");
-        }
-        if (trimmed.Contains('\0'))
-        {
-            throw Unsafe(origin, "contains a NUL byte");
-        }
-        return RootfsTree.Normalize(trimmed);
-    }
-
-    private static EdgeImageException Unsafe(string origin, string why) => new(
-        $"{origin} {why}; refusing to unpack it",
-        "A .deb must only contain paths relative to the root; the package is damaged or malicious.",
-        ExitCodes.VerificationFailed);
-
-    private static EdgeImageException Refuse(string debName, string member, string why) => new(
-        $"{debName}: member '{member}': {why}",
-        "The file is damaged or not a Debian package; delete it from the cache and download it again.",
-        ExitCodes.VerificationFailed);
-
-    private static TarEntry? NextEntry(TarReader tar, string debName, string memberName)
-    {
-        try
-        {
-            return tar.GetNextEntry();
-        }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or IOException)
-        {
-            throw new EdgeImageException(
-                $"{debName}: member '{memberName}' is not a readable tar archive: {e.Message}",
-                "The package is damaged; delete it from the cache and download it again.",
-                ExitCodes.VerificationFailed, e);
-        }
-    }
-
-    private static Stream Decompress(ArMember member, string debName)
-    {
-        // The .deb's FileStream already buffers; XZStream also needs the input's Position, which BufferedStream hides.
-        var raw = member.Data;
-        Stream plain = Path.GetExtension(member.Name) switch
-        {
-            ".tar" => raw,
-            ".gz" => new GZipStream(raw, CompressionMode.Decompress),
-            ".xz" => new XZStream(raw),
-            ".zst" => new DecompressionStream(raw),
-            _ => throw Refuse(debName, member.Name, "unsupported compression (supported: none, gzip, xz, zstd)"),
-        };
-        return new BufferedStream(plain, 1 << 16);
-    }
 
     /// <summary>Package names from a relationship field ("a (&lt;&lt; 1), b:any | c" -> a, b, c).</summary>
     internal static HashSet<string> ParseNames(string? field)

@@ -26,6 +26,8 @@ internal static class DpkgDatabase
             }
         }
         tree.WriteFile($"{Root}/status", status.ToString(), mtime);
+        // Format 1 is the multiarch layout: without it dpkg looks for Multi-Arch: same lists without ":arch".
+        tree.WriteFile($"{Root}/info/format", "1\n", mtime);
         foreach (var empty in new[] { "available", "diversions", "statoverride", "triggers/Unincorp" })
         {
             tree.WriteFile($"{Root}/{empty}", "", mtime);

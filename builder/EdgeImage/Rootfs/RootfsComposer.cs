@@ -40,11 +40,8 @@ public static class RootfsComposer
             var unpacker = new DebUnpacker(tree);
             using (var progress = context.Log.BeginProgress($"Unpacking {input.Packages.Count} packages", input.Packages.Count))
             {
-                foreach (var file in input.Packages)
-                {
-                    unpacker.Unpack(file, context.Cancellation);
-                    progress.Advance(1);
-                }
+                // Parallelism only speeds up decompression; packages reach the tree in list order.
+                unpacker.UnpackAll(input.Packages, Environment.ProcessorCount, progress, context.Cancellation);
             }
             var unpackTime = clock.Elapsed;
             var installed = unpacker.Installed();

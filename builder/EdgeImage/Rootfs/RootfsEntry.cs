@@ -50,5 +50,5 @@ public sealed record RootfsEntry
     public long Size => Content?.Length ?? 0;
 }
 
-/// <summary>A slice of the staging file that holds every regular file's bytes.</summary>
-public sealed record FileContent(long Offset, long Length);
+/// <summary>Where a regular file's bytes are: a slice of one of the tree's staging files.</summary>
+public sealed record FileContent(int Segment, long Offset, long Length);

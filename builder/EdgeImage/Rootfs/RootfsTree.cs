@@ -105,10 +105,6 @@ public sealed class RootfsTree : IDisposable
         return Join(current);
     }
 
-    /// <summary>True when the path exists and resolves (following symlinks) to a directory.</summary>
-    public bool IsDirectory(string path, string origin) =>
-        _entries.TryGetValue(Resolve(path, followFinal: true, origin), out var e) && e.Kind == RootfsEntryKind.Directory;
-
     /// <summary>Adds or replaces the entry at its (already resolved) path, creating missing parent directories.</summary>
     public void Set(RootfsEntry entry)
     {
@@ -134,9 +130,10 @@ public sealed class RootfsTree : IDisposable
         return _entries.Values.Where(e => e.Path.StartsWith(prefix, StringComparison.Ordinal)).ToArray();
     }
 
-    public FileContent StoreContent(Stream source, long length, string origin) => _store.Append(source, length, origin);
+    public FileContent StoreContent(ReadOnlySpan<byte> bytes) => _store.Generated.Append(bytes);
 
-    public FileContent StoreContent(ReadOnlySpan<byte> bytes) => _store.Append(bytes);
+    /// <summary>A staging file of its own for one package, so packages can be decompressed in parallel.</summary>
+    internal ContentSegment NewContentSegment() => _store.NewSegment();
 
     public Stream OpenRead(RootfsEntry file) =>
         _store.OpenRead(file.Content ?? throw new InvalidOperationException($"{file.Path} is not a regular file"));
@@ -183,7 +180,7 @@ public sealed class RootfsTree : IDisposable
         return "/" + string.Join('/', parts);
     }
 
-    public static string Parent(string path)
+    private static string Parent(string path)
     {
         var slash = path.LastIndexOf('/');
         return slash <= 0 ? "/" : path[..slash];

@@ -125,7 +125,7 @@ internal static class SystemdPresets
     }
 
     /// <summary>The [Install] section's keys; repeated keys and space-separated values accumulate.</summary>
-    internal static Dictionary<string, List<string>> ReadInstall(string unitText)
+    private static Dictionary<string, List<string>> ReadInstall(string unitText)
     {
         var result = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var inInstall = false;

@@ -212,7 +212,7 @@ public sealed class DebUnpackerTests : IDisposable
         var content = string.Concat(Enumerable.Range(0, 20000).Select(i => $"line {i}\n"));
         var deb = _debs.Build("comp", r => Write(r, "usr/share/comp/big.txt", content), compression: compression);
         var expectedMember = compression switch { "xz" => "data.tar.xz", "zstd" => "data.tar.zst", "gzip" => "data.tar.gz", _ => "data.tar" };
-        Assert.Contains(expectedMember, Run("ar", "t", deb.DebPath));
+        Assert.Contains(expectedMember + " ", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(deb.DebPath)));
 
         UnpackAll(deb);
         Assert.Equal(content, Text("/usr/share/comp/big.txt"));
@@ -241,6 +241,26 @@ public sealed class DebUnpackerTests : IDisposable
         var installed = UnpackAll(_debs.Build("hello", r => Write(r, "usr/bin/hello", "hi"))).Installed().Single();
         Assert.Equal(["/.", "/usr", "/usr/bin", "/usr/bin/hello"], installed.Paths);
         Assert.True(installed.ControlFiles.ContainsKey("md5sums") || !installed.ControlFiles.ContainsKey("postinst"));
+    }
+
+    [Fact]
+    public void Parallel_unpacking_reports_the_first_bad_package_in_list_order()
+    {
+        var good = _debs.Build("good", r => Write(r, "usr/bin/good", "ok"));
+        var dotdot = _debs.Craft("dotdot", [Entry("./a/../../x", "x")]);
+        var absolute = _debs.Craft("absolute", [Entry("/x", "x")]);
+        var e = Assert.Throws<EdgeImageException>(() => new DebUnpacker(_tree).UnpackAll([good, dotdot, absolute], parallelism: 3));
+        Assert.Contains("dotdot_1.0_crafted.deb", e.Message);
+        Assert.Equal("ok", Text("/usr/bin/good"));
+    }
+
+    [Fact]
+    public void Parallel_unpacking_applies_packages_in_list_order()
+    {
+        var a = _debs.Build("alpha", r => Write(r, "usr/bin/tool", "alpha"), "Replaces: beta\n");
+        var b = _debs.Build("beta", r => Write(r, "usr/bin/tool", "beta"), "Replaces: alpha\n");
+        new DebUnpacker(_tree).UnpackAll([a, b], parallelism: 2);
+        Assert.Equal("beta", Text("/usr/bin/tool"));
     }
 
     internal static void Write(string root, string relative, string text)

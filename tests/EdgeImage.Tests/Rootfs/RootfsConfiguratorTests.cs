@@ -121,6 +121,7 @@ public sealed class RootfsConfiguratorTests : IDisposable
         Assert.Equal("0123  usr/bin/tool\n", _tree.ReadText("/var/lib/dpkg/info/tool.md5sums"));
         Assert.Equal("/etc/tool.conf\n", _tree.ReadText("/var/lib/dpkg/info/tool.conffiles"));
         Assert.Null(_tree["/var/lib/dpkg/info/tool.postinst"]);
+        Assert.Equal("1\n", _tree.ReadText("/var/lib/dpkg/info/format"));
     }
 
     [Fact]
