@@ -89,38 +89,55 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
             var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, ctx.MaxParallelDownloads), CancellationToken = ctx.Cancellation };
             await Parallel.ForEachAsync(wanted, options, async (package, cancellation) =>
             {
-                paths[package] = await FetchDebAsync(root, package, cache, progress, ctx.Offline, cancellation);
+                paths[package] = await FetchDebAsync(root, package, cache, progress, ctx, cancellation);
             });
         }
         return wanted.ToDictionary(p => p, p => paths[p]);
     }
 
-    private async Task<string> FetchDebAsync(Uri root, PackageRecord package, ContentCache cache, IProgressReporter progress, bool offline, CancellationToken cancellation)
+    private async Task<string> FetchDebAsync(Uri root, PackageRecord package, ContentCache cache, IProgressReporter progress, BuildContext ctx, CancellationToken cancellation)
     {
         if (await cache.TryGetAsync(package.Sha256, package.Size, cancellation) is { } cached)
         {
             progress.Advance(package.Size);
             return cached;
         }
-        if (offline)
+        if (ctx.Offline)
         {
             throw Missing($"{package} ({package.Filename}, sha256 {package.Sha256})", cache.Root);
         }
         var url = Resolve(root, package.Filename, package.ToString());
-        await using var stream = await fetcher.OpenAsync(url, cancellation) ?? throw new EdgeImageException(
-            $"{package}: {url} does not exist on the mirror",
-            "The mirror removed the file since its index was published; run the build again to read the current index, or pick another mirror with --mirror.",
-            ExitCodes.NotFound);
-        var write = await cache.StoreAsync(stream, package.Sha256, package.Size, progress.Advance, cancellation);
-        if (!write.Stored)
+        for (var attempt = 1; ; attempt++)
         {
-            throw new EdgeImageException(
-                $"{package}: {url} has {write.Describe()} but the signed index says " +
-                $"sha256 {package.Sha256} ({package.Size} bytes); the file was not stored",
-                "The .deb was altered on the mirror or on the way; try again, or pick another mirror with --mirror.",
-                ExitCodes.VerificationFailed);
+            CacheWrite write;
+            try
+            {
+                await using var stream = await fetcher.OpenAsync(url, cancellation) ?? throw new EdgeImageException(
+                    $"{package}: {url} does not exist on the mirror",
+                    "The mirror removed the file since its index was published; run the build again to read the current index, or pick another mirror with --mirror.",
+                    ExitCodes.NotFound);
+                write = await cache.StoreAsync(stream, package.Sha256, package.Size, progress.Advance, cancellation);
+            }
+            catch (IOException e) when (attempt < _retry.Attempts)
+            {
+                ctx.Log.Warn($"{package}: transfer from {url} broke off ({e.Message}); retrying");
+                continue;
+            }
+            catch (IOException e)
+            {
+                throw new EdgeImageException($"{package}: transfer from {url} failed {attempt} times: {e.Message}",
+                    "Check the network or pick another mirror with --mirror.", ExitCodes.Failure, e);
+            }
+            if (!write.Stored)
+            {
+                throw new EdgeImageException(
+                    $"{package}: {url} has {write.Describe()} but the signed index says " +
+                    $"sha256 {package.Sha256} ({package.Size} bytes); the file was not stored",
+                    "The .deb was altered on the mirror or on the way; try again, or pick another mirror with --mirror.",
+                    ExitCodes.VerificationFailed);
+            }
+            return write.Path;
         }
-        return write.Path;
     }
 
     /// <summary>The Release as it came from the mirror or the cache, before verification.</summary>
@@ -146,6 +163,19 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
     }
 
     private async Task<byte[]?> FetchSmallAsync(Uri url, CancellationToken cancellation)
+    {
+        try
+        {
+            return await ReadSmallAsync(url, cancellation);
+        }
+        catch (IOException e)
+        {
+            throw new EdgeImageException($"{url}: transfer failed: {e.Message}",
+                "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
+        }
+    }
+
+    private async Task<byte[]?> ReadSmallAsync(Uri url, CancellationToken cancellation)
     {
         await using var stream = await fetcher.OpenAsync(url, cancellation);
         if (stream is null)

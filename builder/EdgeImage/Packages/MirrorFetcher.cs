@@ -24,7 +24,9 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
     })
     {
-        Timeout = Timeout.InfiniteTimeSpan,
+        // Responses are read as streams (ResponseHeadersRead), so this bounds the wait for the
+        // headers, not the transfer of a large .deb.
+        Timeout = TimeSpan.FromSeconds(60),
     };
 
     public MirrorFetcher()
@@ -64,12 +66,12 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
                 }
                 return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellation));
             }
-            catch (HttpRequestException) when (attempt < Attempts)
+            catch (Exception e) when (IsTransient(e, cancellation) && attempt < Attempts)
             {
                 response?.Dispose();
                 await Task.Delay(TimeSpan.FromSeconds(attempt), cancellation);
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (IsTransient(e, cancellation))
             {
                 response?.Dispose();
                 throw new EdgeImageException($"{url}: cannot reach the mirror: {e.Message}",
@@ -79,6 +81,10 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>Connection failures and header timeouts (which HttpClient reports as a cancellation nobody asked for).</summary>
+    private static bool IsTransient(Exception e, CancellationToken cancellation) =>
+        e is HttpRequestException || (e is TaskCanceledException && !cancellation.IsCancellationRequested);
 
     /// <summary>Keeps the response alive for as long as its body is read.</summary>
     private sealed class ResponseStream(HttpResponseMessage response, Stream body) : Stream

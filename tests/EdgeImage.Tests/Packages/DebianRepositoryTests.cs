@@ -177,6 +177,48 @@ public sealed class DebianRepositoryTests(SigningKeys keys) : IClassFixture<Sign
     }
 
     [Fact]
+    public async Task Opens_a_suite_by_its_alias_as_well_as_its_codename()
+    {
+        var repo = Repo();
+
+        var index = await Repository().OpenAsync(Request(repo) with { Suite = "testing" }, Context());
+
+        Assert.Equal(3, index.Count);
+    }
+
+    [Fact]
+    public async Task Refuses_a_correctly_signed_Release_of_another_suite_served_under_the_requested_name()
+    {
+        var repo = Repo();
+        Directory.CreateSymbolicLink(repo.PathOf("dists/bookworm"), "trixie");
+
+        var e = await Refused(() => Repository().OpenAsync(Request(repo) with { Suite = "bookworm" }, Context()));
+
+        Assert.Contains("is the Release of suite 'testing' (codename 'trixie'), not of 'bookworm'", e.Message);
+    }
+
+    [Fact]
+    public async Task Names_a_suite_the_mirror_does_not_have()
+    {
+        var repo = Repo();
+
+        var e = await Refused(() => Repository().OpenAsync(Request(repo) with { Suite = "forky" }, Context()));
+
+        Assert.Contains("suite 'forky' not found", e.Message);
+        Assert.Equal(ExitCodes.NotFound, e.ExitCode);
+    }
+
+    [Fact]
+    public async Task Names_an_architecture_the_suite_does_not_have()
+    {
+        var repo = Repo();
+
+        var e = await Refused(() => Repository().OpenAsync(Request(repo) with { Architecture = "riscv64" }, Context()));
+
+        Assert.Contains("suite 'trixie' has no architecture 'riscv64'", e.Message);
+    }
+
+    [Fact]
     public async Task Refuses_tampered_indexes_after_retrying_each_and_names_file_and_hashes()
     {
         var repo = Repo();
