@@ -99,7 +99,17 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
             Profile = profile,
             Packages = selected.Select(p => new PackageFile(p, files[p])).ToList(),
         }, context);
-        log.Info($"compose: {rootfs.Tree.Count} entries ({clock.Elapsed.TotalSeconds:0.0}s)");
+        int overlaid;
+        try
+        {
+            overlaid = Overlays.Overlay.Apply(rootfs.Tree, profile, context.SourceDateEpoch);
+        }
+        catch
+        {
+            rootfs.Tree.Dispose();
+            throw;
+        }
+        log.Info($"compose: {rootfs.Tree.Count} entries, {overlaid} from overlays ({clock.Elapsed.TotalSeconds:0.0}s)");
         return new ComposedRootfs
         {
             Rootfs = rootfs,
