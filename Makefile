@@ -32,8 +32,11 @@ test: build
 unit: build
 	dotnet test tests/EdgeImage.Tests -c $(CONFIG) --no-build
 
+# Builds the default image, boots it in QEMU until systemd reaches multi-user, then stops QEMU.
 demo: build
-	$(CLI) rootfs --profile $(PROFILE) --out out/$(PROFILE)/rootfs.tar
+	$(CLI) build --profile $(PROFILE) --out out/$(PROFILE)
+	$(CLI) qemu out/$(PROFILE)/edge.img --expect "multi-user.target" --timeout 600
+	@echo "demo: out/$(PROFILE)/edge.img booted to multi-user; boot it yourself with: $(CLI) qemu out/$(PROFILE)/edge.img"
 
 bench: build
 	bench/run.sh $(CONFIG)

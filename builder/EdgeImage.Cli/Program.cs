@@ -5,7 +5,8 @@ using EdgeImage.Cli.Commands;
 
 var root = new RootCommand("""
     EdgeImage builds immutable, signed Linux disk images for edge and IoT fleets from Debian packages,
-    without root. Start with `edgeimage profiles list`, then `edgeimage rootfs --profile NAME`.
+    without root. Start with `edgeimage profiles list`, then `edgeimage build --profile NAME`
+    and `edgeimage qemu out/NAME/edge.img`.
     """);
 root.Options.Add(GlobalOptions.Verbose);
 root.Options.Add(GlobalOptions.ProfilesDir);
