@@ -127,7 +127,7 @@ public sealed class Resolver
             var verb = group.Kind == DependencyKind.Breaks ? "breaks" : "conflicts with";
             var atom = group.Atoms[0];
             var hit = marker.Installed.FirstOrDefault(p => p != parent && Matches(atom, p));
-            return $" {verb} {atom.Relation}{(hit is null ? "" : $", which {hit.Name} {hit.Version} is and is needed too")}";
+            return $" {verb} {atom.Relation}{(hit is null ? "" : $", and {hit.Name} {hit.Version} is needed too")}";
         }
 
         var parts = new List<string>();

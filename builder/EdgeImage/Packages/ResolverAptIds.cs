@@ -149,23 +149,35 @@ internal static class AptPackageIds
         }
 
         /// <summary>Package names of a relationship field (with any ":arch"), without parsing versions.</summary>
-        private static IEnumerable<string> RelationNames(string? field)
+        private static List<string> RelationNames(string? field)
         {
+            var names = new List<string>();
             if (string.IsNullOrEmpty(field))
             {
-                yield break;
+                return names;
             }
-            foreach (var group in field.Split(','))
+            var i = 0;
+            while (i < field.Length)
             {
-                foreach (var alternative in group.Split('|'))
+                while (i < field.Length && (char.IsWhiteSpace(field[i]) || field[i] is ',' or '|'))
                 {
-                    var name = NameOf(alternative);
-                    if (name.Length > 0)
-                    {
-                        yield return name;
-                    }
+                    i++;
+                }
+                var start = i;
+                while (i < field.Length && !char.IsWhiteSpace(field[i]) && field[i] is not '(' and not '[' and not '<' and not ',' and not '|')
+                {
+                    i++;
+                }
+                if (i > start)
+                {
+                    names.Add(field[start..i]);
+                }
+                while (i < field.Length && field[i] is not ',' and not '|')
+                {
+                    i++;
                 }
             }
+            return names;
         }
 
         private static IEnumerable<(string Name, bool OtherOperator)> ProvidedNames(string? field)
