@@ -554,6 +554,7 @@ internal sealed class ResolverMarker
     private void Update(ResolverPackage p)
     {
         Refresh(p.Name);
+        Refresh($"{p.Name}:{_arch}");
         if (S(p).HasCandidate)
         {
             foreach (var key in p.ProvidedKeys)
