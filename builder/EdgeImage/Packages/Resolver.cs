@@ -140,7 +140,7 @@ public sealed class Resolver
                 continue;
             }
             var why = depth < 8 ? WhyNotInstalled(marker, candidates[0], depth + 1) : null;
-            parts.Add($" -> {atom.Relation}{(candidates[0].Name != atom.Key ? $" (provided by {candidates[0].Name})" : "")}{why ?? " which cannot be installed"}");
+            parts.Add($" -> {atom.Relation}{(candidates[0].Name != atom.Key ? $" (provided by {candidates[0].Name})" : "")}{why ?? ", which was not chosen"}");
         }
         return parts.Count == 1 ? parts[0] : $" -> none of {group}:{string.Join(";", parts)}";
     }

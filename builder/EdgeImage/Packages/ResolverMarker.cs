@@ -597,8 +597,6 @@ internal sealed class ResolverMarker
     /// <summary>The critical groups of an installed package that do not hold, for error messages.</summary>
     public IEnumerable<DependencyGroup> UnmetGroups(ResolverPackage p) => Deps(p).Where(g => g.IsCritical && !GroupHolds(p, g));
 
-    public bool CandidateDropped(ResolverPackage p) => !S(p).HasCandidate;
-
     /// <summary>pkgDepCache::MarkRequired: the auto-remover's mark phase (follows Recommends and Suggests, apt's defaults).</summary>
     private void MarkRequired()
     {
