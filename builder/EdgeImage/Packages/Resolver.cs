@@ -127,7 +127,7 @@ public sealed class Resolver
             var verb = group.Kind == DependencyKind.Breaks ? "breaks" : "conflicts with";
             var atom = group.Atoms[0];
             var hit = marker.Installed.FirstOrDefault(p => p != parent && Matches(atom, p));
-            return $" {verb} {atom.Relation}{(hit is null ? "" : $", which {hit.Name} {hit.Version} is and is needed too")}";
+            return $" {verb} {atom.Relation}{(hit is null ? "" : $", and {hit.Name} {hit.Version} is needed too")}";
         }
 
         var parts = new List<string>();
@@ -140,7 +140,7 @@ public sealed class Resolver
                 continue;
             }
             var why = depth < 8 ? WhyNotInstalled(marker, candidates[0], depth + 1) : null;
-            parts.Add($" -> {atom.Relation}{(candidates[0].Name != atom.Key ? $" (provided by {candidates[0].Name})" : "")}{why ?? " which cannot be installed"}");
+            parts.Add($" -> {atom.Relation}{(candidates[0].Name != atom.Key ? $" (provided by {candidates[0].Name})" : "")}{why ?? ", which was not chosen"}");
         }
         return parts.Count == 1 ? parts[0] : $" -> none of {group}:{string.Join(";", parts)}";
     }

@@ -23,10 +23,20 @@ internal static class AptPackageIds
         return state.NativeIds;
     }
 
-    private sealed class State(string native)
+    private sealed class State
     {
+        private readonly string _native;
+
+        public State(string native)
+        {
+            _native = native;
+            _groups = new(StringComparer.Ordinal);
+            _groupLookup = _groups.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+
         // Group name -> architectures of its packages, in creation order (apt's FindPkg("any") takes the first).
-        private readonly Dictionary<string, List<string>> _groups = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, List<string>> _groups;
+        private readonly Dictionary<string, List<string>>.AlternateLookup<ReadOnlySpan<char>> _groupLookup;
         private readonly HashSet<(string Name, string Version)> _versions = [];
         private int _next;
 
@@ -43,27 +53,7 @@ internal static class AptPackageIds
             var versionArch = record.Architecture;
             foreach (var field in RelationFields)
             {
-                var negative = field is "Conflicts" or "Breaks" or "Replaces";
-                foreach (var name in RelationNames(record[field]))
-                {
-                    var colon = name.LastIndexOf(':');
-                    if (colon < 0)
-                    {
-                        NewDependsTarget(name, versionArch, negative, archSpecific: false);
-                    }
-                    else if (name[(colon + 1)..] == "any")
-                    {
-                        NewDependsTarget(name, "any", negative, archSpecific: false);
-                    }
-                    else if (name[(colon + 1)..] == "native")
-                    {
-                        NewDependsTarget($"{name[..colon]}:{native}", "any", negative, archSpecific: true);
-                    }
-                    else
-                    {
-                        NewDependsTarget(name, "any", negative, archSpecific: true);
-                    }
-                }
+                ScanRelation(record[field], versionArch, negative: field is "Conflicts" or "Breaks" or "Replaces");
             }
 
             var multiArch = (record["Multi-Arch"] ?? "").Trim();
@@ -87,7 +77,7 @@ internal static class AptPackageIds
                 {
                     if (!HasPackages(name))
                     {
-                        NewPackage(name, native);
+                        NewPackage(name, _native);
                     }
                 }
                 else
@@ -122,7 +112,7 @@ internal static class AptPackageIds
         {
             if (arch is "all" or "native")
             {
-                arch = native;
+                arch = _native;
             }
             if (!_groups.TryGetValue(name, out var archs))
             {
@@ -134,7 +124,7 @@ internal static class AptPackageIds
             }
             archs.Add(arch);
             var id = _next++;
-            if (arch == native && !name.Contains(':'))
+            if (arch == _native && !name.Contains(':'))
             {
                 NativeIds[name] = id;
             }
@@ -148,22 +138,55 @@ internal static class AptPackageIds
             }
         }
 
-        /// <summary>Package names of a relationship field (with any ":arch"), without parsing versions.</summary>
-        private static IEnumerable<string> RelationNames(string? field)
+        /// <summary>Creates the targets of a relationship field; names apt already has cost no allocation.</summary>
+        private void ScanRelation(string? field, string versionArch, bool negative)
         {
             if (string.IsNullOrEmpty(field))
             {
-                yield break;
+                return;
             }
-            foreach (var group in field.Split(','))
+            var arch = versionArch is "all" ? _native : versionArch;
+            var i = 0;
+            while (i < field.Length)
             {
-                foreach (var alternative in group.Split('|'))
+                while (i < field.Length && (char.IsWhiteSpace(field[i]) || field[i] is ',' or '|'))
                 {
-                    var name = NameOf(alternative);
-                    if (name.Length > 0)
+                    i++;
+                }
+                var start = i;
+                while (i < field.Length && !char.IsWhiteSpace(field[i]) && field[i] is not '(' and not '[' and not '<' and not ',' and not '|')
+                {
+                    i++;
+                }
+                var name = field.AsSpan(start, i - start);
+                while (i < field.Length && field[i] is not ',' and not '|')
+                {
+                    i++;
+                }
+                if (name.IsEmpty)
+                {
+                    continue;
+                }
+                var colon = name.LastIndexOf(':');
+                if (colon < 0)
+                {
+                    if (_groupLookup.TryGetValue(name, out var archs) && (archs.Contains(arch) || (negative && archs.Count > 0)))
                     {
-                        yield return name;
+                        continue;
                     }
+                    NewDependsTarget(name.ToString(), versionArch, negative, archSpecific: false);
+                }
+                else if (name[(colon + 1)..] is "any")
+                {
+                    NewDependsTarget(name.ToString(), "any", negative, archSpecific: false);
+                }
+                else if (name[(colon + 1)..] is "native")
+                {
+                    NewDependsTarget($"{name[..colon]}:{_native}", "any", negative, archSpecific: true);
+                }
+                else
+                {
+                    NewDependsTarget(name.ToString(), "any", negative, archSpecific: true);
                 }
             }
         }

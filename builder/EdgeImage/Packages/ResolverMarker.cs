@@ -554,6 +554,7 @@ internal sealed class ResolverMarker
     private void Update(ResolverPackage p)
     {
         Refresh(p.Name);
+        Refresh($"{p.Name}:{_arch}");
         if (S(p).HasCandidate)
         {
             foreach (var key in p.ProvidedKeys)
@@ -595,8 +596,6 @@ internal sealed class ResolverMarker
 
     /// <summary>The critical groups of an installed package that do not hold, for error messages.</summary>
     public IEnumerable<DependencyGroup> UnmetGroups(ResolverPackage p) => Deps(p).Where(g => g.IsCritical && !GroupHolds(p, g));
-
-    public bool CandidateDropped(ResolverPackage p) => !S(p).HasCandidate;
 
     /// <summary>pkgDepCache::MarkRequired: the auto-remover's mark phase (follows Recommends and Suggests, apt's defaults).</summary>
     private void MarkRequired()

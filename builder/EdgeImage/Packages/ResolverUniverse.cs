@@ -1,5 +1,3 @@
-using System.Collections.Frozen;
-
 namespace EdgeImage.Packages;
 
 internal enum DependencyKind
@@ -106,8 +104,8 @@ internal sealed class ResolverUniverse
 {
     private static readonly IReadOnlyList<Provide> NoProviders = [];
 
-    private readonly FrozenDictionary<string, ResolverPackage> _byName;
-    private readonly FrozenDictionary<string, IReadOnlyList<Provide>> _providers;
+    private readonly Dictionary<string, ResolverPackage> _byName;
+    private readonly Dictionary<string, IReadOnlyList<Provide>> _providers;
 
     public ResolverUniverse(IReadOnlyList<PackageRecord> index, string architecture)
     {
@@ -142,7 +140,7 @@ internal sealed class ResolverUniverse
             });
         }
         Packages = packages;
-        _byName = packages.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
+        _byName = packages.ToDictionary(p => p.Name, StringComparer.Ordinal);
 
         var providers = new Dictionary<string, List<Provide>>(StringComparer.Ordinal);
         void Add(string key, ResolverPackage owner, DebianVersion? version)
@@ -185,17 +183,15 @@ internal sealed class ResolverUniverse
                         Add($"{provided.Name}:any", package, provided.Version);
                     }
                     Add(provided.Name, package, provided.Version);
-                    Add($"{provided.Name}:{architecture}", package, provided.Version);
                 }
             }
-            // Implicit provides: "foo:any" by an M-A: allowed foo, "foo:<arch>" by every foo.
+            // Implicit provide: "foo:any" by an M-A: allowed foo ("foo:<arch>" is answered by ProvidersOf).
             if (package.MultiArch == "allowed")
             {
                 Add($"{package.Name}:any", package, package.Version);
             }
-            Add($"{package.Name}:{architecture}", package, package.Version);
         }
-        _providers = providers.ToFrozenDictionary(kv => kv.Key, kv => (IReadOnlyList<Provide>)kv.Value, StringComparer.Ordinal);
+        _providers = providers.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<Provide>)kv.Value, StringComparer.Ordinal);
     }
 
     public string Architecture { get; }
@@ -206,7 +202,25 @@ internal sealed class ResolverUniverse
     /// <summary>The real package a key names: only plain names are real, "foo:any" and "foo:arch" are satisfied through provides.</summary>
     public ResolverPackage? Real(string key) => _byName.GetValueOrDefault(key);
 
-    public IReadOnlyList<Provide> ProvidersOf(string key) => _providers.GetValueOrDefault(key) ?? NoProviders;
+    public IReadOnlyList<Provide> ProvidersOf(string key)
+    {
+        var explicitProviders = _providers.GetValueOrDefault(key) ?? NoProviders;
+        var colon = key.Length - Architecture.Length - 1;
+        if (colon <= 0 || key[colon] != ':' || !key.EndsWith(Architecture, StringComparison.Ordinal))
+        {
+            return explicitProviders;
+        }
+        // "foo:<arch>" is satisfied by foo itself, whatever its Multi-Arch, and by what provides plain "foo".
+        var name = key[..colon];
+        List<Provide> all = [];
+        if (_byName.GetValueOrDefault(name) is { } real)
+        {
+            all.Add(new Provide(real, real.Version));
+        }
+        all.AddRange(ProvidersOf(name));
+        all.AddRange(explicitProviders.Where(p => !all.Contains(p)));
+        return all;
+    }
 
     /// <summary>The universe key a relation points at, the way apt names the target package.</summary>
     public static string KeyOf(Relation relation, string architecture) => relation.ArchQualifier switch

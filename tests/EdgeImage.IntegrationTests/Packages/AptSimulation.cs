@@ -15,32 +15,42 @@ internal sealed partial class AptSimulation
 
     private readonly string _root;
 
-    private AptSimulation(string architecture, string suite, string root)
+    private readonly string _sourcesLine;
+
+    private AptSimulation(string architecture, string root, string sourcesLine)
     {
         Architecture = architecture;
-        Suite = suite;
         _root = root;
+        _sourcesLine = sourcesLine;
     }
 
     public string Architecture { get; }
 
-    public string Suite { get; }
-
-    /// <summary>Prepares (or reuses, when fresh) the apt state for one suite/arch under a stable temp path.</summary>
+    /// <summary>Prepares (or reuses, when fresh) the apt state for one suite/arch of the mirror under a stable temp path.</summary>
     public static AptSimulation ForSuite(string architecture, string suite = "trixie")
     {
         var root = Path.Combine(Path.GetTempPath(), $"edgeimage-apt-{suite}-{architecture}");
-        var apt = new AptSimulation(architecture, suite, root);
-        apt.Prepare();
+        var apt = new AptSimulation(architecture, root,
+            $"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {HostMirror.Url()} {suite} main");
+        apt.Prepare(IndexMaxAge);
+        return apt;
+    }
+
+    /// <summary>apt state over a local flat repository holding exactly <paramref name="packagesFile"/>, in <paramref name="root"/>.</summary>
+    public static AptSimulation ForLocalIndex(string packagesFile, string architecture, string root)
+    {
+        Directory.CreateDirectory(Path.Combine(root, "repo"));
+        File.WriteAllText(Path.Combine(root, "repo", "Packages"), packagesFile);
+        var apt = new AptSimulation(architecture, root, $"deb [trusted=yes allow-insecure=yes] file:{root}/repo ./");
+        apt.Prepare(TimeSpan.Zero);
         return apt;
     }
 
     private string ConfigFile => Path.Combine(_root, "apt.conf");
 
-    public string PackagesFile =>
-        Directory.EnumerateFiles(Path.Combine(_root, "state", "lists"), $"*_dists_{Suite}_main_binary-{Architecture}_Packages").Single();
+    public string PackagesFile => Directory.EnumerateFiles(Path.Combine(_root, "state", "lists"), "*Packages").Single();
 
-    private void Prepare()
+    private void Prepare(TimeSpan maxAge)
     {
         foreach (var dir in new[] { "state/lists/partial", "cache/archives/partial", "etc/apt.conf.d", "etc/preferences.d" })
         {
@@ -48,7 +58,7 @@ internal sealed partial class AptSimulation
         }
         File.WriteAllText(Path.Combine(_root, "status"), "");
         File.WriteAllText(Path.Combine(_root, "etc", "sources.list"),
-            $"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {HostMirror.Url()} {Suite} main\n");
+            _sourcesLine + "\n");
         // Read through APT_CONFIG before anything else, so the host's apt.conf.d never applies.
         File.WriteAllText(ConfigFile, $"""
             Dir::Etc::Parts "{_root}/etc/apt.conf.d";
@@ -69,8 +79,8 @@ internal sealed partial class AptSimulation
 
             """);
 
-        var fresh = Directory.EnumerateFiles(Path.Combine(_root, "state", "lists"), "*_Packages")
-            .Any(f => DateTime.UtcNow - File.GetLastWriteTimeUtc(f) < IndexMaxAge);
+        var fresh = Directory.EnumerateFiles(Path.Combine(_root, "state", "lists"), "*Packages")
+            .Any(f => DateTime.UtcNow - File.GetLastWriteTimeUtc(f) < maxAge);
         if (!fresh)
         {
             Run("update");
@@ -84,13 +94,20 @@ internal sealed partial class AptSimulation
     }
 
     /// <summary>(name, version) of every package apt-get install --simulate would install.</summary>
-    public IReadOnlyList<(string Name, string Version)> SimulateInstall(IEnumerable<string> packages)
+    public IReadOnlyList<(string Name, string Version)> SimulateInstall(IEnumerable<string> packages) =>
+        TrySimulateInstall(packages, out var output) ?? throw new InvalidOperationException($"apt-get install --simulate failed:\n{output}");
+
+    /// <summary>Like <see cref="SimulateInstall"/>, but null when apt-get refuses (unmet dependencies, unknown package).</summary>
+    public IReadOnlyList<(string Name, string Version)>? TrySimulateInstall(IEnumerable<string> packages, out string output)
     {
-        var output = Run(["install", "--simulate", .. packages]);
-        return [.. InstLine().Matches(output).Select(m => (m.Groups[1].Value, m.Groups[2].Value)).OrderBy(p => p.Item1, StringComparer.Ordinal)];
+        var (exitCode, stdout, stderr) = Run(["install", "--simulate", .. packages]);
+        output = stdout + stderr;
+        return exitCode != 0
+            ? null
+            : [.. InstLine().Matches(stdout).Select(m => (m.Groups[1].Value, m.Groups[2].Value)).OrderBy(p => p.Item1, StringComparer.Ordinal)];
     }
 
-    private string Run(params string[] arguments)
+    private (int ExitCode, string Stdout, string Stderr) Run(params string[] arguments)
     {
         var start = new ProcessStartInfo("apt-get")
         {
@@ -106,11 +123,11 @@ internal sealed partial class AptSimulation
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode != 0)
+        if (process.ExitCode != 0 && arguments[0] == "update")
         {
-            throw new InvalidOperationException($"apt-get {string.Join(' ', arguments)} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr}");
+            throw new InvalidOperationException($"apt-get update failed ({process.ExitCode}):\n{stdout.Result}\n{stderr}");
         }
-        return stdout.Result;
+        return (process.ExitCode, stdout.Result, stderr);
     }
 
     [GeneratedRegex(@"^Inst (\S+) \((\S+) ", RegexOptions.Multiline)]

@@ -1,0 +1,355 @@
+using EdgeImage.Packages;
+
+namespace EdgeImage.Tests.Packages;
+
+public class ResolverTests
+{
+    /// <summary>Builds an index from short paragraphs; Architecture defaults to arm64, the file fields are filled in.</summary>
+    private static List<PackageRecord> Index(string text) =>
+    [
+        .. ControlParagraph.ParseAll(new StringReader(text)).Select(p =>
+        {
+            var fields = p.Fields.ToList();
+            if (p["Architecture"] is null)
+            {
+                fields.Add(new("Architecture", "arm64"));
+            }
+            fields.Add(new("Filename", $"pool/main/{p["Package"]}.deb"));
+            fields.Add(new("Size", "1"));
+            fields.Add(new("SHA256", new string('0', 64)));
+            return PackageRecord.FromParagraph(new ControlParagraph(fields, p.Line), "test index");
+        }),
+    ];
+
+    private static string[] Resolve(string index, params string[] packages) =>
+        [.. new Resolver(Index(index), "arm64").Resolve(packages).Select(r => $"{r.Name}={r.Version}")];
+
+    [Fact]
+    public void Resolver_picks_highest_version_that_satisfies_all_constraints()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: b (>= 1)
+
+            Package: b
+            Version: 2
+
+            Package: b
+            Version: 1.5
+            """;
+        Assert.Equal(["a=1", "b=2"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void The_first_installable_alternative_is_chosen()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: missing | x | y
+
+            Package: x
+            Version: 1
+
+            Package: y
+            Version: 1
+            """;
+        Assert.Equal(["a=1", "x=1"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void An_alternative_that_is_requested_too_is_taken_whatever_the_order()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: x | y
+
+            Package: x
+            Version: 1
+
+            Package: y
+            Version: 1
+            """;
+        Assert.Equal(["a=1", "y=1"], Resolve(index, "y", "a"));
+        // apt marks every requested package before it follows any dependency.
+        Assert.Equal(["a=1", "y=1"], Resolve(index, "a", "y"));
+        Assert.Equal(["a=1", "x=1"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void A_version_constraint_skips_to_the_next_alternative()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: x (>= 2) | y
+
+            Package: x
+            Version: 1
+
+            Package: y
+            Version: 1
+            """;
+        Assert.Equal(["a=1", "y=1"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void A_virtual_package_prefers_the_real_package_of_that_name_then_higher_priority()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: v, w
+
+            Package: p-optional
+            Version: 1
+            Priority: optional
+            Provides: v, w
+
+            Package: p-required
+            Version: 1
+            Priority: required
+            Provides: v
+
+            Package: w
+            Version: 1
+            Priority: extra
+            """;
+        Assert.Equal(["a=1", "p-required=1", "w=1"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void Equal_providers_are_decided_like_apt_by_the_package_apt_created_last()
+    {
+        // apt creates "v" (a's dependency) before p1 and p2; of two equally good providers it takes the higher ID.
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: v
+
+            Package: p1
+            Version: 1
+            Provides: v
+
+            Package: p2
+            Version: 1
+            Provides: v
+            """;
+        Assert.Equal(["a=1", "p2=1"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void Versioned_dependencies_on_virtual_packages_need_a_versioned_provide()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: v (>= 2)
+
+            Package: unversioned
+            Version: 9
+            Provides: v
+
+            Package: old
+            Version: 1
+            Provides: v (= 1)
+
+            Package: new
+            Version: 1
+            Provides: v (= 2.1)
+            """;
+        Assert.Equal(["a=1", "new=1"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void A_conflict_with_a_requested_package_forces_the_second_alternative()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: x | y
+
+            Package: x
+            Version: 1
+            Conflicts: c
+
+            Package: y
+            Version: 1
+
+            Package: c
+            Version: 1
+            """;
+        Assert.Equal(["a=1", "c=1", "y=1"], Resolve(index, "c", "a"));
+    }
+
+    [Fact]
+    public void Breaks_with_a_matching_version_forces_the_second_alternative()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: x | y
+
+            Package: x
+            Version: 1
+            Breaks: c (<< 2)
+
+            Package: y
+            Version: 1
+
+            Package: c
+            Version: 1.5
+            """;
+        Assert.Equal(["a=1", "c=1.5", "y=1"], Resolve(index, "c", "a"));
+        Assert.Equal(["a=1", "c=1.5", "x=1"], Resolve(index.Replace("(<< 2)", "(<< 1)"), "c", "a"));
+    }
+
+    [Fact]
+    public void Packages_marked_for_a_failed_alternative_are_dropped_like_apts_autoremover_does()
+    {
+        // x pulls in z, then fails on q (which needs a missing package); apt leaves z marked and its
+        // auto-remover drops it again.
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: x | y
+
+            Package: x
+            Version: 1
+            Depends: z, q
+
+            Package: z
+            Version: 1
+
+            Package: q
+            Version: 1
+            Depends: missing
+
+            Package: y
+            Version: 1
+            """;
+        Assert.Equal(["a=1", "y=1"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void Any_qualified_dependencies_need_multi_arch_allowed_and_arch_all_packages_count_as_native()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: python3:any, data, tool:any
+
+            Package: python3
+            Version: 3.13
+            Multi-Arch: allowed
+
+            Package: data
+            Version: 1
+            Architecture: all
+
+            Package: data
+            Version: 5
+            Architecture: amd64
+
+            Package: tool
+            Version: 1
+            Multi-Arch: foreign
+
+            Package: tool-compat
+            Version: 1
+            Multi-Arch: allowed
+            Provides: tool
+            """;
+        Assert.Equal(["a=1", "data=1", "python3=3.13", "tool-compat=1"], Resolve(index, "a"));
+    }
+
+    [Fact]
+    public void A_requested_virtual_package_with_one_provider_selects_the_provider()
+    {
+        const string index = """
+            Package: mawk
+            Version: 1
+            Provides: awk
+            """;
+        Assert.Equal(["mawk=1"], Resolve(index, "awk"));
+    }
+
+    [Fact]
+    public void Including_required_adds_essential_and_required_packages()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+
+            Package: base-files
+            Version: 13
+            Essential: yes
+
+            Package: mawk
+            Version: 1
+            Priority: required
+
+            Package: extra
+            Version: 1
+            Priority: optional
+            """;
+        var resolver = new Resolver(Index(index), "arm64");
+        Assert.Equal(["base-files", "mawk"], resolver.RequiredPackages());
+        Assert.Equal(["a", "base-files", "mawk"], resolver.Resolve(["a"], new ResolveOptions { IncludeRequired = true }).Select(r => r.Name));
+    }
+
+    [Fact]
+    public void A_missing_package_is_reported_with_suite_component_architecture_and_a_hint()
+    {
+        var resolver = new Resolver(Index("Package: a\nVersion: 1\n"), "arm64", "trixie/main");
+        var e = Assert.Throws<EdgeImageException>(() => resolver.Resolve(["a", "nope"], new ResolveOptions { PackageListSource = "profiles/rpi4-aarch64.yaml" }));
+        Assert.Equal("package nope not found in trixie/main for arm64", e.Message);
+        Assert.Contains("packages: in profiles/rpi4-aarch64.yaml", e.Hint);
+        Assert.Contains("components", e.Hint);
+        Assert.Equal(ExitCodes.NotFound, e.ExitCode);
+    }
+
+    [Fact]
+    public void An_unsatisfiable_version_names_the_chain_and_what_is_available()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Depends: c
+
+            Package: c
+            Version: 1
+            Depends: b (>= 2)
+
+            Package: b
+            Version: 1
+            """;
+        var e = Assert.Throws<EdgeImageException>(() => Resolve(index, "a"));
+        Assert.Equal("cannot resolve the packages for arm64 from trixie/main: a -> c -> b (>= 2) but only 1 is available", e.Message);
+        Assert.Contains("packages:", e.Hint);
+    }
+
+    [Fact]
+    public void A_dependency_on_a_package_that_does_not_exist_says_so()
+    {
+        var e = Assert.Throws<EdgeImageException>(() => Resolve("Package: a\nVersion: 1\nDepends: ghost (>= 1)\n", "a"));
+        Assert.Contains("a -> ghost (>= 1), which is not in trixie/main for arm64", e.Message);
+    }
+
+    [Fact]
+    public void Two_requested_packages_that_conflict_are_reported()
+    {
+        const string index = """
+            Package: a
+            Version: 1
+            Conflicts: b
+
+            Package: b
+            Version: 1
+            """;
+        var e = Assert.Throws<EdgeImageException>(() => Resolve(index, "a", "b"));
+        Assert.Contains("a conflicts with b", e.Message);
+    }
+}
