@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EdgeImage.Boot;
@@ -39,17 +38,19 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
     /// <summary>A slot must hold the root with this much room left for updates to grow into.</summary>
     public const double SlotHeadroom = 1.25;
 
-    /// <summary>Modules of the generic-efi board: the disks and buses a UEFI machine or VM boots from.</summary>
-    public static readonly IReadOnlyList<string> GenericEfiModules =
-        ["virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod", "usb_storage", "uas", "xhci_pci", "mmc_block", "sdhci_pci"];
+    /// <summary>Board name (the profile's `board:`) -> its boot chain and disk layout.</summary>
+    public static readonly IReadOnlyDictionary<string, IBoardBackend> Boards = new Dictionary<string, IBoardBackend>(StringComparer.Ordinal)
+    {
+        ["generic-efi"] = new EfiBoard(),
+    };
 
     public async Task<ImageManifest> BuildAsync(ImageRequest request, BuildContext context)
     {
         var profile = request.Profile;
         var log = context.Log;
-        CheckBoard(profile);
+        var board = BoardOf(profile);
         SquashfsImage.CheckCompressor(request.Compression);
-        tools.Require([.. FatImage.RequiredTools, "tar2sqfs", "depmod"]);
+        tools.Require([.. board.RequiredTools, "tar2sqfs", "depmod"]);
         var stages = new List<StageTiming>();
         var clock = Stopwatch.StartNew();
 
@@ -57,7 +58,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         {
             Profile = profile,
             Mirror = request.Mirror,
-            BuildPackages = [SystemdBoot.Package],
+            BuildPackages = board.BuildPackages(profile),
         }, context);
         context = composed.Context;
         stages.Add(Stage("resolve+fetch+compose", clock));
@@ -72,7 +73,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         {
             Tree = tree,
             Kernel = kernel,
-            BoardModules = GenericEfiModules,
+            BoardModules = board.InitramfsModules(profile),
             ProfileModules = profile.Kernel.Modules,
             Origin = profile.Locate("kernel"),
             Debug = profile.Debug,
@@ -88,26 +89,21 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         CheckRootFits(profile, rootSize);
 
         var kernelBytes = tree.ReadAllBytes(tree[kernel.ImagePath]!);
-        using var loaderTree = UnpackBuildPackage(composed, SystemdBoot.Package, context);
-        var commandLine = string.Join(' ', new[] { profile.Kernel.CommandLine, profile.Debug ? "systemd.debug_shell=ttyS0" : null }.Where(s => !string.IsNullOrEmpty(s)));
-        var espFiles = SystemdBoot.EspFiles(loaderTree, profile.Arch,
-            [new SlotBootFiles("a", kernelBytes, initramfsBytes), new SlotBootFiles("b", kernelBytes, initramfsBytes)], commandLine);
-        var seed = new DiskSeed($"edgeimage/{profile.Name}/{context.SourceDateEpoch}");
-        var espImage = Path.Combine(context.WorkDir, "esp.img");
-        await FatImage.WriteAsync(espImage, (long)profile.Partitions.Boot << 20, "ESP", seed.DeriveUInt32("esp-serial"), espFiles, tools, context);
-        stages.Add(Stage("esp", clock));
-
-        var spec = DiskSpec(profile, seed);
-        Directory.CreateDirectory(request.OutputDirectory);
-        var imagePath = Path.Combine(request.OutputDirectory, ImageName);
-        var layout = default(GptLayout);
-        var digests = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        await AtomicFile.WriteAsync(imagePath, async disk =>
+        var payload = new BootPayload
         {
-            layout = GptWriter.Write(disk, spec);
-            digests["esp"] = await CopyAtAsync(espImage, disk, layout["esp"].Offset, context.Cancellation);
-            digests["root-a"] = await CopyAtAsync(rootImage, disk, layout["root-a"].Offset, context.Cancellation);
-        });
+            Profile = profile,
+            Tree = tree,
+            Kernel = kernelBytes,
+            KernelVersion = kernel.Version,
+            Initramfs = initramfsBytes,
+            RootImage = rootImage,
+            BuildPackages = composed.BuildPackageFiles,
+            Seed = new DiskSeed($"edgeimage/{profile.Name}/{context.SourceDateEpoch}"),
+        };
+        Directory.CreateDirectory(request.OutputDirectory);
+        DiskResult? disk = null;
+        await AtomicFile.WriteAsync(Path.Combine(request.OutputDirectory, ImageName), async stream =>
+            disk = await board.WriteDiskAsync(payload, stream, tools, context));
         stages.Add(Stage("disk", clock));
 
         var manifest = new ImageManifest
@@ -119,10 +115,9 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
             SourceDateEpoch = context.SourceDateEpoch,
             Kernel = kernel.Version,
             Image = ImageName,
-            DiskSize = layout!.DiskSize,
-            DiskGuid = layout.DiskGuid.ToString(),
-            Partitions = layout.Partitions.Select(p => new ManifestPartition(p.Number, p.Name, p.Type.ToString(), p.UniqueGuid.ToString(), p.Offset, p.Size,
-                digests.GetValueOrDefault(p.Name))).ToList(),
+            DiskSize = disk!.DiskSize,
+            DiskGuid = disk.DiskId,
+            Partitions = disk.Partitions,
             Packages = composed.Packages.Select(p => new ManifestPackage(p.Name, p.Version, p.Architecture, p.Sha256)).ToList(),
             Sizes = new ManifestSizes(kernelBytes.Length, initramfsBytes.Length, rootSize, kernelBytes.Length + initramfsBytes.Length + rootSize),
             InitramfsModules = initramfs.Modules,
@@ -133,15 +128,12 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         return manifest with { Stages = stages };
     }
 
-    private static void CheckBoard(Profile profile)
-    {
-        if (profile.Board != "generic-efi")
-        {
-            throw new EdgeImageException(
+    private static IBoardBackend BoardOf(Profile profile) =>
+        Boards.TryGetValue(profile.Board, out var board)
+            ? board
+            : throw new EdgeImageException(
                 $"board '{profile.Board}' of {profile.Name} has no disk image backend yet",
-                $"`edgeimage rootfs --profile {profile.Name}` composes its root file system; disk images are built for generic-efi boards today");
-        }
-    }
+                $"`edgeimage rootfs --profile {profile.Name}` composes its root file system; disk images are built for: {string.Join(", ", Boards.Keys)}");
 
     /// <summary>
     /// What a read-only root needs that no package ships: mount points for the data partition and
@@ -155,7 +147,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         tree.EnsureDirectory("/var/log/journal", epoch, 0b111_101_101 | 0x400);
     }
 
-    private void CheckRootFits(Profile profile, long rootSize)
+    private static void CheckRootFits(Profile profile, long rootSize)
     {
         var slot = (long)profile.Partitions.Root << 20;
         if (rootSize * SlotHeadroom > slot)
@@ -168,45 +160,6 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         }
     }
 
-    private static GptDiskSpec DiskSpec(Profile profile, DiskSeed seed)
-    {
-        var rootType = GptPartitionTypes.RootFor(profile.Arch);
-        var p = profile.Partitions;
-        GptPartitionSpec[] partitions =
-        [
-            new() { Name = "esp", Type = GptPartitionTypes.EfiSystem, Size = PartitionSize.FromMiB(p.Boot) },
-            new() { Name = "root-a", Type = rootType, Size = PartitionSize.FromMiB(p.Root), Attributes = GptAttributes.ReadOnly | GptAttributes.NoAuto },
-            new() { Name = "root-b", Type = rootType, Size = PartitionSize.FromMiB(p.Root), Attributes = GptAttributes.ReadOnly | GptAttributes.NoAuto },
-            new() { Name = "data", Type = GptPartitionTypes.Var, Size = PartitionSize.FromMiB(p.Data), Attributes = GptAttributes.GrowFileSystem },
-        ];
-        // 1 MiB before the first partition and after the last for the GPT and its backup.
-        var diskSize = ((long)p.Boot + 2L * p.Root + p.Data + 2) << 20;
-        return new GptDiskSpec { DiskSize = diskSize, Seed = seed, Partitions = partitions };
-    }
-
-    private static RootfsTree UnpackBuildPackage(ComposedRootfs composed, string name, BuildContext context)
-    {
-        var file = composed.BuildPackageFiles.Single(f => f.Package.Name == name);
-        var tree = new RootfsTree(Path.Combine(context.WorkDir, "pkg-" + name), context.SourceDateEpoch);
-        new DebUnpacker(tree).Unpack(file, context.Cancellation);
-        return tree;
-    }
-
-    private static async Task<string> CopyAtAsync(string source, Stream disk, long offset, CancellationToken cancellation)
-    {
-        await using var input = File.OpenRead(source);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        disk.Position = offset;
-        var buffer = new byte[1 << 20];
-        int read;
-        while ((read = await input.ReadAsync(buffer, cancellation)) > 0)
-        {
-            sha.AppendData(buffer, 0, read);
-            await disk.WriteAsync(buffer.AsMemory(0, read), cancellation);
-        }
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
-    }
-
     private static StageTiming Stage(string name, Stopwatch clock)
     {
         var timing = new StageTiming(name, clock.Elapsed.TotalSeconds);
@@ -216,8 +169,6 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
 }
 
 public sealed record StageTiming(string Name, double Seconds);
-
-public sealed record ManifestPartition(int Number, string Name, string Type, string Uuid, long Offset, long Size, string? Sha256);
 
 public sealed record ManifestPackage(string Name, string Version, string Architecture, string Sha256);
 
@@ -236,7 +187,7 @@ public sealed record ImageManifest
     public required string Image { get; init; }
     public required long DiskSize { get; init; }
     public required string DiskGuid { get; init; }
-    public required IReadOnlyList<ManifestPartition> Partitions { get; init; }
+    public required IReadOnlyList<DiskPartition> Partitions { get; init; }
     public required ManifestSizes Sizes { get; init; }
     public required IReadOnlyList<string> InitramfsModules { get; init; }
     public required IReadOnlyList<ManifestPackage> Packages { get; init; }

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using EdgeImage.Disk;
+using EdgeImage.Filesystems;
+using EdgeImage.Profiles;
+using EdgeImage.Rootfs;
+using EdgeImage.Tools;
+
+namespace EdgeImage.Boot;
+
+/// <summary>
+/// generic-efi: UEFI firmware -> systemd-boot -> kernel + initramfs of the slot. GPT with the
+/// partitions esp, root-a, root-b and data, typed per the Discoverable Partitions Specification.
+/// </summary>
+public sealed class EfiBoard : IBoardBackend
+{
+    /// <summary>The disks and buses a UEFI machine or VM boots from.</summary>
+    private static readonly IReadOnlyList<string> Modules =
+        ["virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod", "usb_storage", "uas", "xhci_pci", "mmc_block", "sdhci_pci"];
+
+    public IReadOnlyList<string> BuildPackages(Profile profile) => [SystemdBoot.Package];
+
+    public IReadOnlyList<string> InitramfsModules(Profile profile) => Modules;
+
+    public IReadOnlyList<string> RequiredTools => FatImage.RequiredTools;
+
+    public async Task<DiskResult> WriteDiskAsync(BootPayload payload, Stream disk, HostTools tools, BuildContext context)
+    {
+        var profile = payload.Profile;
+        using var loaderTree = UnpackApart(payload.BuildPackages.Single(f => f.Package.Name == SystemdBoot.Package), context);
+        var commandLine = string.Join(' ', new[] { profile.Kernel.CommandLine, profile.Debug ? "systemd.debug_shell=ttyS0" : null }.Where(s => !string.IsNullOrEmpty(s)));
+        var espFiles = SystemdBoot.EspFiles(loaderTree, profile.Arch,
+            [new SlotBootFiles("a", payload.Kernel, payload.Initramfs), new SlotBootFiles("b", payload.Kernel, payload.Initramfs)], commandLine);
+        var espImage = Path.Combine(context.WorkDir, "esp.img");
+        await FatImage.WriteAsync(espImage, (long)profile.Partitions.Boot << 20, "ESP", payload.Seed.DeriveUInt32("esp-serial"), espFiles, tools, context);
+
+        var layout = GptWriter.Write(disk, DiskSpec(profile, payload.Seed));
+        var digests = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["esp"] = await CopyAtAsync(espImage, disk, layout["esp"].Offset, context.Cancellation),
+            ["root-a"] = await CopyAtAsync(payload.RootImage, disk, layout["root-a"].Offset, context.Cancellation),
+        };
+        return new DiskResult(layout.DiskSize, layout.DiskGuid.ToString(),
+            layout.Partitions.Select(p => new DiskPartition(p.Number, p.Name, p.Type.ToString(), p.UniqueGuid.ToString(), p.Offset, p.Size, digests.GetValueOrDefault(p.Name))).ToList());
+    }
+
+    private static GptDiskSpec DiskSpec(Profile profile, DiskSeed seed)
+    {
+        var rootType = GptPartitionTypes.RootFor(profile.Arch);
+        var p = profile.Partitions;
+        GptPartitionSpec[] partitions =
+        [
+            new() { Name = "esp", Type = GptPartitionTypes.EfiSystem, Size = PartitionSize.FromMiB(p.Boot) },
+            new() { Name = "root-a", Type = rootType, Size = PartitionSize.FromMiB(p.Root), Attributes = GptAttributes.ReadOnly | GptAttributes.NoAuto },
+            new() { Name = "root-b", Type = rootType, Size = PartitionSize.FromMiB(p.Root), Attributes = GptAttributes.ReadOnly | GptAttributes.NoAuto },
+            new() { Name = "data", Type = GptPartitionTypes.Var, Size = PartitionSize.FromMiB(p.Data), Attributes = GptAttributes.GrowFileSystem },
+        ];
+        // 1 MiB before the first partition and after the last for the GPT and its backup.
+        var diskSize = ((long)p.Boot + 2L * p.Root + p.Data + 2) << 20;
+        return new GptDiskSpec { DiskSize = diskSize, Seed = seed, Partitions = partitions };
+    }
+
+    /// <summary>Unpacks a build-time package into a tree of its own, never into the rootfs.</summary>
+    public static RootfsTree UnpackApart(PackageFile file, BuildContext context)
+    {
+        var tree = new RootfsTree(Path.Combine(context.WorkDir, "pkg-" + file.Package.Name), context.SourceDateEpoch);
+        try
+        {
+            new DebUnpacker(tree).Unpack(file, context.Cancellation);
+            return tree;
+        }
+        catch
+        {
+            tree.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Copies a partition's content into the disk at its offset and returns its SHA256.</summary>
+    public static async Task<string> CopyAtAsync(string source, Stream disk, long offset, CancellationToken cancellation)
+    {
+        await using var input = File.OpenRead(source);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        disk.Position = offset;
+        var buffer = new byte[1 << 20];
+        int read;
+        while ((read = await input.ReadAsync(buffer, cancellation)) > 0)
+        {
+            sha.AppendData(buffer, 0, read);
+            await disk.WriteAsync(buffer.AsMemory(0, read), cancellation);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+}
