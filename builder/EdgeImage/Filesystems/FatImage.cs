@@ -8,7 +8,8 @@ public sealed record FatFile(string Path, byte[] Content);
 /// <summary>
 /// Makes a FAT file system image without mounting it: mkfs.vfat creates the empty file system and
 /// mtools copies files in. Both honour SOURCE_DATE_EPOCH for every timestamp they write, and the
-/// volume serial is derived from the build seed, so the image is byte-identical across builds.
+/// volume serial is derived from the build seed, so the image is byte-identical across builds
+/// (FatImageTests builds one twice, seconds apart, and compares the bytes).
 /// </summary>
 public static class FatImage
 {
@@ -36,7 +37,9 @@ public static class FatImage
         };
         // FAT32 needs at least 32 MiB of clusters; smaller boot partitions are FAT16.
         string[] fatType = sizeBytes >= 64L << 20 ? ["-F", "32"] : [];
-        await tools.RunAsync("mkfs.vfat", ["-C", ..fatType, "-n", label, "-i", serial.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), imagePath, (sizeBytes / 1024).ToString(System.Globalization.CultureInfo.InvariantCulture)],
+        // --invariant pins what mkfs.vfat would otherwise take from the clock (the volume label's
+        // directory entry times); -i after it still sets the seeded serial.
+        await tools.RunAsync("mkfs.vfat", ["-C", "--invariant", ..fatType, "-n", label, "-i", serial.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), imagePath, (sizeBytes / 1024).ToString(System.Globalization.CultureInfo.InvariantCulture)],
             environment: environment, ct: context.Cancellation);
 
         var staging = Path.Combine(context.WorkDir, "fat-" + label);
