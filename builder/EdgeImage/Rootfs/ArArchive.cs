@@ -70,7 +70,7 @@ internal sealed class ArArchive(Stream stream, string origin)
                 name = rawName[..^1];
             }
             var length = size - bsdNameLength;
-            yield return new ArMember(name, length, new BoundedStream(stream, dataStart + bsdNameLength, length));
+            yield return new ArMember(name, length, new StreamWindow(stream, dataStart + bsdNameLength, length));
         }
     }
 
@@ -97,44 +97,4 @@ internal sealed class ArArchive(Stream stream, string origin)
         $"{origin}: not a valid .deb: {why}",
         "The file is damaged or not a Debian package; delete it from the cache and download it again.",
         ExitCodes.VerificationFailed);
-
-    /// <summary>A read-only window of a seekable stream that reads from its own position.</summary>
-    private sealed class BoundedStream(Stream inner, long start, long length) : Stream
-    {
-        private long _position;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => length;
-
-        public override long Position
-        {
-            get => _position;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            var n = (int)Math.Min(buffer.Length, length - _position);
-            if (n <= 0)
-            {
-                return 0;
-            }
-            if (inner.Position != start + _position)
-            {
-                inner.Seek(start + _position, SeekOrigin.Begin);
-            }
-            var read = inner.Read(buffer[..n]);
-            _position += read;
-            return read;
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
 }

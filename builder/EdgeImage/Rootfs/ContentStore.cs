@@ -96,48 +96,12 @@ internal sealed class ContentSegment(int id, string path) : IDisposable
         {
             _file.Flush();
         }
-        return new ContentSlice(_file, content.Offset, content.Length);
+        return new StreamWindow(_file, content.Offset, content.Length);
     }
 
     public void Dispose()
     {
         _file.Dispose();
         File.Delete(path);
-    }
-
-    /// <summary>Read-only window using positional reads, so slices and the appending writer do not disturb each other.</summary>
-    private sealed class ContentSlice(FileStream file, long offset, long length) : Stream
-    {
-        private long _position;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => length;
-
-        public override long Position
-        {
-            get => _position;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset1, int count) => Read(buffer.AsSpan(offset1, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            var n = (int)Math.Min(buffer.Length, length - _position);
-            if (n <= 0)
-            {
-                return 0;
-            }
-            var read = RandomAccess.Read(file.SafeFileHandle, buffer[..n], offset + _position);
-            _position += read;
-            return read;
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset1, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset1, int count) => throw new NotSupportedException();
     }
 }
