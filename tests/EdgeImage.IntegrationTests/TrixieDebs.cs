@@ -24,7 +24,7 @@ internal static class TrixieDebs
             }
             File.WriteAllText(Path.Combine(root, "status"), "");
             File.WriteAllText(Path.Combine(root, "etc", "sources.list"),
-                $"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {Mirror()} trixie main\n");
+                $"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {HostMirror.Url()} trixie main\n");
             string[] options =
             [
                 "-o", $"Dir::Etc::SourceList={root}/etc/sources.list", "-o", "Dir::Etc::SourceParts=/dev/null",
@@ -57,32 +57,6 @@ internal static class TrixieDebs
             Control = control,
         };
         return new PackageFile(record, deb);
-    }
-
-    private static string Mirror()
-    {
-        if (Environment.GetEnvironmentVariable("EDGEIMAGE_MIRROR") is { Length: > 0 } fromEnv)
-        {
-            return fromEnv.TrimEnd('/');
-        }
-        var candidates = new List<string>();
-        if (Directory.Exists("/etc/apt/sources.list.d"))
-        {
-            foreach (var file in Directory.GetFiles("/etc/apt/sources.list.d", "*.sources").Order(StringComparer.Ordinal))
-            {
-                candidates.AddRange(File.ReadAllLines(file).Where(l => l.StartsWith("URIs:", StringComparison.Ordinal))
-                    .SelectMany(l => l[5..].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
-            }
-        }
-        if (File.Exists("/etc/apt/sources.list"))
-        {
-            candidates.AddRange(File.ReadAllLines("/etc/apt/sources.list")
-                .Select(l => l.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Where(w => w.Length >= 3 && w[0] == "deb")
-                .Select(w => w[1].StartsWith('[') ? w.SkipWhile(x => !x.EndsWith(']')).Skip(1).First() : w[1]));
-        }
-        return candidates.FirstOrDefault(u => !u.Contains("security", StringComparison.Ordinal))?.TrimEnd('/')
-               ?? throw new InvalidOperationException("no Debian mirror: set EDGEIMAGE_MIRROR or configure the host's apt sources");
     }
 
     public static string Run(string tool, params string[] args)

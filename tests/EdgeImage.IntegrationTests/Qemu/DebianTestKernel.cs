@@ -35,7 +35,7 @@ public sealed class DebianTestKernel : IAsyncLifetime
         }
         var sources = Path.Combine(apt, "sources.list");
         await File.WriteAllTextAsync(sources,
-            $"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {AptMirror.Find()} {Suite} main\n");
+            $"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {HostMirror.Url()} {Suite} main\n");
         string[] options =
         [
             "-q",
@@ -81,69 +81,4 @@ public sealed class DebianTestKernel : IAsyncLifetime
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
-}
-
-/// <summary>
-/// The Debian mirror to download from: EDGEIMAGE_MIRROR, else the first non-security source of the
-/// host's apt configuration (deb822 .sources files, then the one-line sources.list).
-/// </summary>
-internal static class AptMirror
-{
-    public static string Find()
-    {
-        if (Environment.GetEnvironmentVariable("EDGEIMAGE_MIRROR") is { Length: > 0 } mirror)
-        {
-            return mirror.TrimEnd('/');
-        }
-        var candidates = Directory.Exists("/etc/apt/sources.list.d")
-            ? Directory.GetFiles("/etc/apt/sources.list.d", "*.sources").Order(StringComparer.Ordinal).SelectMany(FromDeb822)
-            : [];
-        if (File.Exists("/etc/apt/sources.list"))
-        {
-            candidates = candidates.Concat(FromOneLine(File.ReadAllLines("/etc/apt/sources.list")));
-        }
-        return candidates.FirstOrDefault()?.TrimEnd('/')
-            ?? throw new EdgeImageException("no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list",
-                "set EDGEIMAGE_MIRROR to the URL of a Debian mirror", ExitCodes.NotFound);
-    }
-
-    internal static IEnumerable<string> FromDeb822(string path)
-    {
-        foreach (var stanza in File.ReadAllText(path).Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
-        {
-            var fields = stanza.Split('\n')
-                .Where(l => !l.StartsWith('#') && l.Contains(':'))
-                .Select(l => (Key: l[..l.IndexOf(':')].Trim(), Value: l[(l.IndexOf(':') + 1)..].Trim()))
-                .GroupBy(f => f.Key, StringComparer.OrdinalIgnoreCase)
-                .ToDictionary(g => g.Key, g => g.First().Value, StringComparer.OrdinalIgnoreCase);
-            if (fields.GetValueOrDefault("Types", "").Split(' ').Contains("deb")
-                && !fields.GetValueOrDefault("Suites", "").Split(' ').All(s => s.EndsWith("-security", StringComparison.Ordinal))
-                && fields.GetValueOrDefault("Enabled", "yes") != "no")
-            {
-                foreach (var uri in fields.GetValueOrDefault("URIs", "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(IsHttp))
-                {
-                    yield return uri;
-                }
-            }
-        }
-    }
-
-    internal static IEnumerable<string> FromOneLine(IEnumerable<string> lines)
-    {
-        foreach (var line in lines)
-        {
-            var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
-            if (words.Count < 3 || words[0] != "deb")
-            {
-                continue;
-            }
-            var rest = words[1].StartsWith('[') ? words.SkipWhile(w => !w.EndsWith(']')).Skip(1).ToList() : words.Skip(1).ToList();
-            if (rest.Count >= 2 && IsHttp(rest[0]) && !rest[1].EndsWith("-security", StringComparison.Ordinal))
-            {
-                yield return rest[0];
-            }
-        }
-    }
-
-    private static bool IsHttp(string uri) => uri.StartsWith("http://", StringComparison.Ordinal) || uri.StartsWith("https://", StringComparison.Ordinal);
 }
