@@ -64,7 +64,8 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         var tree = composed.Tree;
 
         PrepareImmutableLayout(tree, context.SourceDateEpoch);
-        var kernel = await KernelInstall.PrepareAsync(tree, tools, context, profile.Locate("kernel"));
+        var kernel = await KernelInstall.PrepareAsync(tree, tools, context, profile.Locate("kernel"), profile.Kernel.ExcludeModules,
+            [.. InitramfsBuilder.CoreModules, .. GenericEfiModules, .. profile.Kernel.Modules, .. ModulePruning.K0sModules]);
         stages.Add(Stage("kernel modules", clock));
 
         using var initramfsStream = new MemoryStream();
@@ -81,13 +82,16 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         log.Info($"initramfs: {initramfs.Entries} entries, {initramfs.Modules.Count} modules, {initramfsBytes.Length >> 10} KiB");
         stages.Add(Stage("initramfs", clock));
 
+        // Each slot's kernel boots from the ESP; a second copy in the root would only cost slot space.
+        var kernelBytes = tree.ReadAllBytes(tree[kernel.ImagePath]!);
+        tree.Remove(kernel.ImagePath);
+
         var rootImage = Path.Combine(context.WorkDir, "root.sqfs");
         var rootSize = await SquashfsImage.WriteAsync(tree, rootImage, request.Compression, tools, context);
         log.Info($"root: squashfs ({request.Compression}) {rootSize >> 20} MiB");
         stages.Add(Stage("squashfs", clock));
         CheckRootFits(profile, rootSize);
 
-        var kernelBytes = tree.ReadAllBytes(tree[kernel.ImagePath]!);
         using var loaderTree = UnpackBuildPackage(composed, SystemdBoot.Package, context);
         var commandLine = string.Join(' ', new[] { profile.Kernel.CommandLine, profile.Debug ? "systemd.debug_shell=ttyS0" : null }.Where(s => !string.IsNullOrEmpty(s)));
         var espFiles = SystemdBoot.EspFiles(loaderTree, profile.Arch,
