@@ -26,6 +26,8 @@ internal static class AptPackageIds
     private sealed class State(string native)
     {
         // Group name -> architectures of its packages, in creation order (apt's FindPkg("any") takes the first).
+        // Looked up by span: the ~70,000 paragraphs name the same few thousand targets over and over,
+        // so a name is only turned into a string the first time it is seen.
         private readonly Dictionary<string, List<string>> _groups = new(StringComparer.Ordinal);
         private readonly HashSet<(string Name, string Version)> _versions = [];
         private int _next;
@@ -44,18 +46,19 @@ internal static class AptPackageIds
             foreach (var field in RelationFields)
             {
                 var negative = field is "Conflicts" or "Breaks" or "Replaces";
-                foreach (var name in RelationNames(record[field]))
+                var rest = record[field].AsSpan();
+                while (NextName(ref rest, '|', out var name))
                 {
                     var colon = name.LastIndexOf(':');
                     if (colon < 0)
                     {
                         NewDependsTarget(name, versionArch, negative, archSpecific: false);
                     }
-                    else if (name[(colon + 1)..] == "any")
+                    else if (name[(colon + 1)..] is "any")
                     {
                         NewDependsTarget(name, "any", negative, archSpecific: false);
                     }
-                    else if (name[(colon + 1)..] == "native")
+                    else if (name[(colon + 1)..] is "native")
                     {
                         NewDependsTarget($"{name[..colon]}:{native}", "any", negative, archSpecific: true);
                     }
@@ -66,10 +69,12 @@ internal static class AptPackageIds
                 }
             }
 
-            var multiArch = (record["Multi-Arch"] ?? "").Trim();
-            foreach (var (name, hasOperatorOtherThanEquals) in ProvidedNames(record["Provides"]))
+            var multiArch = (record["Multi-Arch"] ?? "").AsSpan().Trim();
+            var provides = record["Provides"].AsSpan();
+            while (NextName(ref provides, ',', out var name, out var item))
             {
-                if (hasOperatorOtherThanEquals)
+                var open = item.IndexOf('(');
+                if (open >= 0 && item[(open + 1)..].TrimStart() is ['<' or '>', ..])
                 {
                     continue;
                 }
@@ -77,13 +82,13 @@ internal static class AptPackageIds
                 if (colon >= 0)
                 {
                     var qualifier = name[(colon + 1)..];
-                    if (qualifier != "any")
+                    if (qualifier is not "any")
                     {
-                        NewPackage(name[..colon], qualifier);
+                        NewPackage(name[..colon], qualifier.ToString());
                     }
                     NewPackage(name, "any");
                 }
-                else if (multiArch == "foreign")
+                else if (multiArch is "foreign")
                 {
                     if (!HasPackages(name))
                     {
@@ -92,25 +97,26 @@ internal static class AptPackageIds
                 }
                 else
                 {
-                    if (multiArch == "allowed")
+                    if (multiArch is "allowed")
                     {
                         NewPackage($"{name}:any", "any");
                     }
-                    if (name != record.Name)
+                    if (!name.SequenceEqual(record.Name))
                     {
                         NewPackage(name, versionArch);
                     }
                 }
             }
-            if (multiArch == "allowed")
+            if (multiArch is "allowed")
             {
                 NewPackage($"{record.Name}:any", "any");
             }
         }
 
-        private bool HasPackages(string group) => _groups.TryGetValue(group, out var archs) && archs.Count > 0;
+        private bool HasPackages(ReadOnlySpan<char> group) =>
+            _groups.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(group, out var archs) && archs.Count > 0;
 
-        private void NewDependsTarget(string name, string arch, bool negative, bool archSpecific)
+        private void NewDependsTarget(ReadOnlySpan<char> name, string arch, bool negative, bool archSpecific)
         {
             if (!negative || archSpecific || !HasPackages(name))
             {
@@ -118,15 +124,17 @@ internal static class AptPackageIds
             }
         }
 
-        private void NewPackage(string name, string arch)
+        private void NewPackage(ReadOnlySpan<char> name, string arch)
         {
             if (arch is "all" or "native")
             {
                 arch = native;
             }
-            if (!_groups.TryGetValue(name, out var archs))
+            var groups = _groups.GetAlternateLookup<ReadOnlySpan<char>>();
+            if (!groups.TryGetValue(name, out var archs))
             {
-                _groups[name] = archs = [];
+                archs = [];
+                groups[name] = archs;
             }
             if (archs.Count > 0 && (arch == "any" || archs.Contains(arch)))
             {
@@ -136,65 +144,52 @@ internal static class AptPackageIds
             var id = _next++;
             if (arch == native && !name.Contains(':'))
             {
-                NativeIds[name] = id;
+                NativeIds[name.ToString()] = id;
             }
             if (arch == "any")
             {
                 var colon = name.LastIndexOf(':');
-                if (colon >= 0 && name[(colon + 1)..] != "any")
+                if (colon >= 0 && name[(colon + 1)..] is not "any")
                 {
-                    NewPackage(name[..colon], name[(colon + 1)..]);
+                    NewPackage(name[..colon], name[(colon + 1)..].ToString());
                 }
             }
         }
 
-        /// <summary>Package names of a relationship field (with any ":arch"), without parsing versions.</summary>
-        private static IEnumerable<string> RelationNames(string? field)
+        /// <summary>
+        /// The package name (with any ":arch") of the next alternative in a relationship field,
+        /// without parsing versions; <paramref name="alternatives"/> is '|' for Depends-like fields
+        /// and ',' for Provides, where <paramref name="item"/> is the whole comma-separated entry.
+        /// </summary>
+        private static bool NextName(ref ReadOnlySpan<char> rest, char alternatives, out ReadOnlySpan<char> name) =>
+            NextName(ref rest, alternatives, out name, out _);
+
+        private static bool NextName(ref ReadOnlySpan<char> rest, char alternatives, out ReadOnlySpan<char> name, out ReadOnlySpan<char> item)
         {
-            if (string.IsNullOrEmpty(field))
+            while (!rest.IsEmpty)
             {
-                yield break;
-            }
-            foreach (var group in field.Split(','))
-            {
-                foreach (var alternative in group.Split('|'))
+                var end = alternatives == ',' ? rest.IndexOf(',') : rest.IndexOfAny(',', '|');
+                item = end < 0 ? rest : rest[..end];
+                rest = end < 0 ? [] : rest[(end + 1)..];
+                name = NameOf(item);
+                if (name.Length > 0)
                 {
-                    var name = NameOf(alternative);
-                    if (name.Length > 0)
-                    {
-                        yield return name;
-                    }
+                    return true;
                 }
             }
+            name = item = default;
+            return false;
         }
 
-        private static IEnumerable<(string Name, bool OtherOperator)> ProvidedNames(string? field)
+        private static ReadOnlySpan<char> NameOf(ReadOnlySpan<char> text)
         {
-            if (string.IsNullOrEmpty(field))
-            {
-                yield break;
-            }
-            foreach (var item in field.Split(','))
-            {
-                var name = NameOf(item);
-                if (name.Length == 0)
-                {
-                    continue;
-                }
-                var open = item.IndexOf('(');
-                yield return (name, open >= 0 && item[(open + 1)..].TrimStart() is ['<' or '>', ..]);
-            }
-        }
-
-        private static string NameOf(string text)
-        {
-            var s = text.AsSpan().TrimStart();
+            var s = text.TrimStart();
             var end = 0;
             while (end < s.Length && !char.IsWhiteSpace(s[end]) && s[end] is not '(' and not '[' and not '<')
             {
                 end++;
             }
-            return s[..end].ToString();
+            return s[..end];
         }
     }
 }

@@ -1,5 +1,3 @@
-using System.Collections.Frozen;
-
 namespace EdgeImage.Packages;
 
 internal enum DependencyKind
@@ -106,8 +104,9 @@ internal sealed class ResolverUniverse
 {
     private static readonly IReadOnlyList<Provide> NoProviders = [];
 
-    private readonly FrozenDictionary<string, ResolverPackage> _byName;
-    private readonly FrozenDictionary<string, IReadOnlyList<Provide>> _providers;
+    // Plain dictionaries: freezing ~140,000 keys costs more than the few thousand lookups a resolution makes save.
+    private readonly Dictionary<string, ResolverPackage> _byName;
+    private readonly Dictionary<string, List<Provide>> _providers;
 
     public ResolverUniverse(IReadOnlyList<PackageRecord> index, string architecture)
     {
@@ -142,7 +141,7 @@ internal sealed class ResolverUniverse
             });
         }
         Packages = packages;
-        _byName = packages.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
+        _byName = packages.ToDictionary(p => p.Name, StringComparer.Ordinal);
 
         var providers = new Dictionary<string, List<Provide>>(StringComparer.Ordinal);
         void Add(string key, ResolverPackage owner, DebianVersion? version)
@@ -156,7 +155,8 @@ internal sealed class ResolverUniverse
         }
         foreach (var package in packages)
         {
-            foreach (var group in Relations.Parse(package.Record["Provides"], $"{package.Record} Provides"))
+            var provides = package.Record["Provides"];
+            foreach (var group in string.IsNullOrWhiteSpace(provides) ? [] : Relations.Parse(provides, $"{package.Record} Provides"))
             {
                 foreach (var provided in group.Alternatives)
                 {
@@ -195,7 +195,7 @@ internal sealed class ResolverUniverse
             }
             Add($"{package.Name}:{architecture}", package, package.Version);
         }
-        _providers = providers.ToFrozenDictionary(kv => kv.Key, kv => (IReadOnlyList<Provide>)kv.Value, StringComparer.Ordinal);
+        _providers = providers;
     }
 
     public string Architecture { get; }
@@ -206,7 +206,7 @@ internal sealed class ResolverUniverse
     /// <summary>The real package a key names: only plain names are real, "foo:any" and "foo:arch" are satisfied through provides.</summary>
     public ResolverPackage? Real(string key) => _byName.GetValueOrDefault(key);
 
-    public IReadOnlyList<Provide> ProvidersOf(string key) => _providers.GetValueOrDefault(key) ?? NoProviders;
+    public IReadOnlyList<Provide> ProvidersOf(string key) => _providers.TryGetValue(key, out var list) ? list : NoProviders;
 
     /// <summary>The universe key a relation points at, the way apt names the target package.</summary>
     public static string KeyOf(Relation relation, string architecture) => relation.ArchQualifier switch
