@@ -1,6 +1,6 @@
+using EdgeImage.Compression;
 using EdgeImage.Rootfs;
 using EdgeImage.Tools;
-using SharpCompress.Compressors.Xz;
 
 namespace EdgeImage.Kernel;
 
@@ -193,7 +193,7 @@ public sealed record KernelInstall
         using var buffer = new MemoryStream();
         if (path.EndsWith(".xz", StringComparison.Ordinal))
         {
-            using var xz = new XZStream(raw);
+            using var xz = Xz.Decompress(raw);
             xz.CopyTo(buffer);
         }
         else if (path.EndsWith(".zst", StringComparison.Ordinal))
