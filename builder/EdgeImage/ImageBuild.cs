@@ -65,7 +65,8 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         var tree = composed.Tree;
 
         PrepareImmutableLayout(tree, context.SourceDateEpoch);
-        var kernel = await KernelInstall.PrepareAsync(tree, tools, context, profile.Locate("kernel"));
+        var kernel = await KernelInstall.PrepareAsync(tree, tools, context, profile.Locate("kernel"), profile.Kernel.ExcludeModules,
+            [.. InitramfsBuilder.CoreModules, .. board.InitramfsModules(profile), .. profile.Kernel.Modules, .. ModulePruning.K0sModules]);
         stages.Add(Stage("kernel modules", clock));
 
         using var initramfsStream = new MemoryStream();
@@ -82,13 +83,16 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         log.Info($"initramfs: {initramfs.Entries} entries, {initramfs.Modules.Count} modules, {initramfsBytes.Length >> 10} KiB");
         stages.Add(Stage("initramfs", clock));
 
+        // Each slot's kernel boots from the boot partition; a second copy in the root would only cost slot space.
+        var kernelBytes = tree.ReadAllBytes(tree[kernel.ImagePath]!);
+        tree.Remove(kernel.ImagePath);
+
         var rootImage = Path.Combine(context.WorkDir, "root.sqfs");
         var rootSize = await SquashfsImage.WriteAsync(tree, rootImage, request.Compression, tools, context);
         log.Info($"root: squashfs ({request.Compression}) {rootSize >> 20} MiB");
         stages.Add(Stage("squashfs", clock));
         CheckRootFits(profile, rootSize);
 
-        var kernelBytes = tree.ReadAllBytes(tree[kernel.ImagePath]!);
         var payload = new BootPayload
         {
             Profile = profile,

@@ -24,7 +24,8 @@ public sealed record ComposedRootfs : IDisposable
 
     public required MirrorSource Mirror { get; init; }
 
-    public required PackageIndex Index { get; init; }
+    /// <summary>The verified Release of the suite the packages came from.</summary>
+    public required ReleaseFile Release { get; init; }
 
     public required IReadOnlyList<PackageRecord> Packages { get; init; }
 
@@ -57,7 +58,7 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
         var repository = new DebianRepository(fetcher);
 
         var clock = Stopwatch.StartNew();
-        var index = await repository.OpenAsync(new DebianSuiteRequest
+        PackageIndex? index = await repository.OpenAsync(new DebianSuiteRequest
         {
             Mirror = mirror.Url,
             Suite = profile.Suite,
@@ -76,21 +77,14 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
         }
 
         clock.Restart();
-        var resolver = new Resolver(index.Packages, profile.Arch, $"{profile.Suite}/{string.Join(",", profile.Components)}");
-        var wanted = profile.Packages.Concat(profile.Kernel.Package is { } kernel ? [kernel] : []).ToList();
-        var selected = resolver.Resolve(wanted, new ResolveOptions
-        {
-            IncludeRequired = profile.IncludeRequired,
-            PackageListSource = profile.Locate("packages"),
-        });
-        var buildOnly = request.BuildPackages.Count == 0
-            ? []
-            : resolver.Resolve(request.BuildPackages, new ResolveOptions { PackageListSource = "the board's build packages" })
-                .Where(p => request.BuildPackages.Contains(p.Name, StringComparer.Ordinal)).ToList();
-        log.Info($"resolve: {selected.Count} packages for {wanted.Count} requested ({clock.Elapsed.TotalSeconds:0.0}s)");
+        var (selected, buildOnly) = Resolve(index, profile, request);
+        log.Info($"resolve: {selected.Count} packages for {profile.Packages.Count + (profile.Kernel.Package is null ? 0 : 1)} requested ({clock.Elapsed.TotalSeconds:0.0}s)");
 
         clock.Restart();
         var files = await repository.DownloadAsync(index, selected.Concat(buildOnly), context);
+        var release = index.Release;
+        // The index holds every paragraph of the suite (~200 MB); nothing after this point needs it.
+        index = null;
         log.Info($"fetch: {selected.Count + buildOnly.Count} packages verified ({selected.Sum(p => p.Size) >> 20} MiB, {clock.Elapsed.TotalSeconds:0.0}s)");
 
         clock.Restart();
@@ -114,11 +108,31 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
         {
             Rootfs = rootfs,
             Mirror = mirror,
-            Index = index,
+            Release = release,
             Packages = selected,
             BuildPackageFiles = buildOnly.Select(p => new PackageFile(p, files[p])).ToList(),
             Context = context,
         };
+    }
+
+    /// <summary>
+    /// Resolves in a method of its own so the resolver's universe (every package of the suite,
+    /// parsed) is garbage as soon as the selection is made, not kept alive by the async build.
+    /// </summary>
+    private static (IReadOnlyList<PackageRecord> Selected, IReadOnlyList<PackageRecord> BuildOnly) Resolve(PackageIndex index, Profile profile, RootfsRequest request)
+    {
+        var resolver = new Resolver(index.Packages, profile.Arch, $"{profile.Suite}/{string.Join(",", profile.Components)}");
+        var wanted = profile.Packages.Concat(profile.Kernel.Package is { } kernel ? [kernel] : []).ToList();
+        var selected = resolver.Resolve(wanted, new ResolveOptions
+        {
+            IncludeRequired = profile.IncludeRequired,
+            PackageListSource = profile.Locate("packages"),
+        });
+        var buildOnly = request.BuildPackages.Count == 0
+            ? []
+            : resolver.Resolve(request.BuildPackages, new ResolveOptions { PackageListSource = "the board's build packages" })
+                .Where(p => request.BuildPackages.Contains(p.Name, StringComparer.Ordinal)).ToList();
+        return (selected, buildOnly);
     }
 
     /// <summary>

@@ -1,6 +1,6 @@
+using EdgeImage.Compression;
 using EdgeImage.Rootfs;
 using EdgeImage.Tools;
-using SharpCompress.Compressors.Xz;
 
 namespace EdgeImage.Kernel;
 
@@ -82,9 +82,12 @@ public sealed record KernelInstall
     /// Finds the one kernel in the tree and generates its module indexes. Debian's kernel package
     /// leaves modules.dep and friends to its postinst (depmod), which a root-free build never runs,
     /// so the builder runs the host's depmod on a copy of the module tree and adds the indexes it
-    /// writes: the booted system's modprobe and udev need them to load drivers.
+    /// writes: the booted system's modprobe and udev need them to load drivers. Modules matching
+    /// <paramref name="excludeModules"/> are removed first, except <paramref name="keepModules"/> and
+    /// what they depend on, so the indexes describe exactly the modules that ship.
     /// </summary>
-    public static async Task<KernelInstall> PrepareAsync(RootfsTree tree, HostTools tools, BuildContext context, string origin)
+    public static async Task<KernelInstall> PrepareAsync(RootfsTree tree, HostTools tools, BuildContext context, string origin,
+        IReadOnlyList<string>? excludeModules = null, IEnumerable<string>? keepModules = null)
     {
         var versions = tree.Children("/usr/lib/modules").Where(e => e.Kind == RootfsEntryKind.Directory).Select(e => Path.GetFileName(e.Path)).ToList();
         if (versions.Count != 1)
@@ -97,6 +100,13 @@ public sealed record KernelInstall
         var modulesDir = $"/usr/lib/modules/{version}";
         var image = tree[$"/boot/vmlinuz-{version}"] ?? throw new EdgeImageException(
             $"kernel {version} has modules but no /boot/vmlinuz-{version}", $"the kernel package in {origin} is incomplete; pick a linux-image-* package");
+
+        var pruned = ModulePruning.Apply(tree, modulesDir, excludeModules ?? [], keepModules ?? []);
+        if (pruned.Files > 0)
+        {
+            context.Log.Info($"kernel.exclude_modules: removed {pruned.Files} modules ({pruned.Bytes >> 20} MiB)" +
+                             (pruned.Protected.Count > 0 ? $", kept {pruned.Protected.Count} needed ones: {string.Join(" ", pruned.Protected)}" : ""));
+        }
 
         tools.Require("depmod");
         var scratch = Path.Combine(context.WorkDir, "depmod");
@@ -183,7 +193,7 @@ public sealed record KernelInstall
         using var buffer = new MemoryStream();
         if (path.EndsWith(".xz", StringComparison.Ordinal))
         {
-            using var xz = new XZStream(raw);
+            using var xz = Xz.Decompress(raw);
             xz.CopyTo(buffer);
         }
         else if (path.EndsWith(".zst", StringComparison.Ordinal))

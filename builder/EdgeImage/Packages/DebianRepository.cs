@@ -4,7 +4,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
-using SharpCompress.Compressors.Xz;
+using EdgeImage.Compression;
 
 namespace EdgeImage.Packages;
 
@@ -431,7 +431,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
     }
 
     private static Stream Decompress(Stream file, ReleaseEntry entry, string source) =>
-        entry.Path.EndsWith(".xz", StringComparison.Ordinal) ? new XZStream(file)
+        entry.Path.EndsWith(".xz", StringComparison.Ordinal) ? Xz.Decompress(file)
         : entry.Path.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress)
         : file;
 

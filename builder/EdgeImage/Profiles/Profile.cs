@@ -31,6 +31,12 @@ public sealed record Profile
 
     public IReadOnlyList<string> Overlays { get; init; } = [];
 
+    /// <summary>Path globs removed from the root after configuration (dpkg path-exclude semantics: '*' also matches '/').</summary>
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+
+    /// <summary>Path globs kept although an <see cref="Exclude"/> glob matches them (dpkg path-include), e.g. copyright files.</summary>
+    public IReadOnlyList<string> ExcludeKeep { get; init; } = [];
+
     public KernelSpec Kernel { get; init; } = new();
 
     /// <summary>Board description under firmware/ (generic-efi, rpi, ...).</summary>
@@ -64,6 +70,12 @@ public sealed record KernelSpec
     public IReadOnlyList<string> Modules { get; init; } = [];
 
     public string? CommandLine { get; init; }
+
+    /// <summary>
+    /// Module subtrees or files, relative to /usr/lib/modules/VERSION/kernel (drivers/gpu, sound, ...),
+    /// removed before the module indexes are generated. Globs as in <see cref="Profile.Exclude"/>.
+    /// </summary>
+    public IReadOnlyList<string> ExcludeModules { get; init; } = [];
 }
 
 public sealed record PartitionSizes

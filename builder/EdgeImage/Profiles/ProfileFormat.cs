@@ -76,6 +76,8 @@ internal static partial class ProfileFormat
         new("packages", FieldKind.TextList) { Check = CheckPackageName },
         new("include_required", FieldKind.Flag),
         new("overlays", FieldKind.TextList),
+        new("exclude", FieldKind.TextList) { Check = CheckAbsoluteGlob },
+        new("exclude_keep", FieldKind.TextList) { Check = CheckAbsoluteGlob },
         new("kernel", FieldKind.Section)
         {
             Children =
@@ -83,6 +85,7 @@ internal static partial class ProfileFormat
                 new("package", FieldKind.Text) { Check = CheckPackageName },
                 new("modules", FieldKind.TextList) { Check = CheckWord },
                 new("cmdline", FieldKind.Text),
+                new("exclude_modules", FieldKind.TextList) { Check = CheckRelativeGlob },
             ],
         },
         new("board", FieldKind.Text) { Requirement = Requirement.Effective, Check = CheckName },
@@ -137,6 +140,16 @@ internal static partial class ProfileFormat
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "file"
             ? null
             : $"'{value}' is not an absolute http://, https:// or file:// URL";
+
+    private static string? CheckAbsoluteGlob(string value) =>
+        value.StartsWith('/') && !value.Split('/').Contains("..")
+            ? null
+            : $"'{value}' must be an absolute path glob inside the image, like /usr/share/doc/*";
+
+    private static string? CheckRelativeGlob(string value) =>
+        value.Length > 0 && !value.StartsWith('/') && !value.Split('/').Contains("..")
+            ? null
+            : $"'{value}' must be a path below the kernel's module directory, like drivers/gpu or sound";
 
     private static string? CheckK0sVersion(string value) =>
         K0sVersionPattern().IsMatch(value) ? null : $"'{value}' is not a k0s release version like v1.34.1+k0s.0";

@@ -297,11 +297,14 @@ public static class ProfileLoader
             Packages = Get<List<string>>(settings, "packages") ?? [],
             IncludeRequired = Get<bool>(settings, "include_required"),
             Overlays = Get<List<string>>(settings, "overlays") ?? [],
+            Exclude = Get<List<string>>(settings, "exclude") ?? [],
+            ExcludeKeep = Get<List<string>>(settings, "exclude_keep") ?? [],
             Kernel = new KernelSpec
             {
                 Package = Get<string>(kernel, "package"),
                 Modules = Get<List<string>>(kernel, "modules") ?? [],
                 CommandLine = Get<string>(kernel, "cmdline"),
+                ExcludeModules = Get<List<string>>(kernel, "exclude_modules") ?? [],
             },
             Board = Get<string>(settings, "board")!,
             Partitions = new PartitionSizes

@@ -45,6 +45,10 @@ public static partial class ProfileWriter
         Key("include_required", Flag(profile.IncludeRequired));
         Key("overlays", profile.Overlays.Count == 0 ? "[]" : null);
         BlockList(yaml, "", profile.Overlays);
+        Key("exclude", profile.Exclude.Count == 0 ? "[]" : null);
+        BlockList(yaml, "", profile.Exclude);
+        Key("exclude_keep", profile.ExcludeKeep.Count == 0 ? "[]" : null);
+        BlockList(yaml, "", profile.ExcludeKeep);
 
         Key("kernel");
         if (profile.Kernel.Package is not null)
@@ -56,6 +60,8 @@ public static partial class ProfileWriter
         {
             yaml.Append($"  cmdline: {Scalar(profile.Kernel.CommandLine)}\n");
         }
+        yaml.Append($"  exclude_modules:{(profile.Kernel.ExcludeModules.Count == 0 ? " []" : "")}\n");
+        BlockList(yaml, "  ", profile.Kernel.ExcludeModules);
 
         Key("board", Scalar(profile.Board));
         Key("partitions");

@@ -1,7 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
+using EdgeImage.Compression;
 using EdgeImage.Packages;
-using SharpCompress.Compressors.Xz;
 using ZstdSharp;
 
 namespace EdgeImage.Rootfs;
@@ -230,13 +230,13 @@ internal static class DebReader
 
     private static Stream Decompress(ArMember member, string debName)
     {
-        // The .deb's FileStream already buffers; XZStream also needs the input's Position, which BufferedStream hides.
+        // The .deb's FileStream already buffers; the managed xz decoder also needs the input's Position, which BufferedStream hides.
         var raw = member.Data;
         Stream plain = System.IO.Path.GetExtension(member.Name) switch
         {
             ".tar" => raw,
             ".gz" => new GZipStream(raw, CompressionMode.Decompress),
-            ".xz" => new XZStream(raw),
+            ".xz" => Xz.Decompress(raw),
             ".zst" => new DecompressionStream(raw),
             _ => throw Refuse(debName, member.Name, "unsupported compression (supported: none, gzip, xz, zstd)"),
         };

@@ -48,6 +48,12 @@ public static class RootfsComposer
             var configuration = RootfsConfigurator.Configure(tree, installed, context.SourceDateEpoch, context.Log, input.Hostname);
             context.Log.Info($"Configured rootfs for {input.Profile.Name}: {configuration.Users} users, {configuration.EnabledUnits.Count} units enabled, " +
                              $"{configuration.Alternatives.Count} alternatives, {tree.Count} entries");
+            var filter = new PathFilter(input.Profile.Exclude, input.Profile.ExcludeKeep);
+            if (!filter.IsEmpty)
+            {
+                var pruned = filter.Apply(tree, context.SourceDateEpoch);
+                context.Log.Info($"exclude: removed {pruned.Entries} entries ({pruned.Bytes >> 20} MiB) matching {input.Profile.Locate("exclude")}");
+            }
             return new RootfsResult
             {
                 Tree = tree,

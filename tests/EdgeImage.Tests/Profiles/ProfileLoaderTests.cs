@@ -267,4 +267,37 @@ public sealed class ProfileLoaderTests : IDisposable
 
         Assert.Equal(ExitCodes.NotFound, e.ExitCode);
     }
+
+    [Fact]
+    public void Exclude_lists_and_kernel_module_exclusions_are_read_and_a_relative_exclude_glob_is_an_error()
+    {
+        var good = _files.Write("edge", """
+            name: edge
+            arch: amd64
+            board: generic-efi
+            exclude: [/usr/share/doc/*, /usr/share/man/*]
+            exclude_keep:
+              - /usr/share/doc/*/copyright
+            kernel:
+              exclude_modules: [sound, drivers/gpu]
+            """);
+
+        var profile = ProfileLoader.Load(good);
+
+        Assert.Equal(["/usr/share/doc/*", "/usr/share/man/*"], profile.Exclude);
+        Assert.Equal(["/usr/share/doc/*/copyright"], profile.ExcludeKeep);
+        Assert.Equal(["sound", "drivers/gpu"], profile.Kernel.ExcludeModules);
+
+        var bad = _files.Write("bad", """
+            name: bad
+            arch: amd64
+            board: generic-efi
+            exclude: [usr/share/doc/*]
+            kernel:
+              exclude_modules: [/lib/modules]
+            """);
+        var e = LoadFails(bad);
+        Assert.Contains($"{bad}:4:11: 'exclude item': 'usr/share/doc/*' must be an absolute path glob inside the image, like /usr/share/doc/*", e.Message);
+        Assert.Contains("'kernel.exclude_modules item': '/lib/modules' must be a path below the kernel's module directory", e.Message);
+    }
 }

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of EdgeImage against its peers, measured in one run on a warm cache.
+#   bench/run.sh [CONFIG]        (make bench)
+# Environment: PROFILE (default generic-x86_64), EDGEIMAGE_CACHE (default .cache/bench),
+# BENCH_RUNS (measured rounds, default 1; the best round counts), BENCH_QEMU=0 skips the boot.
+# Writes bench/results/latest.md and prints the summary table.
+set -euo pipefail
+
+CONFIG=${1:-Release}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PROFILE=${PROFILE:-generic-x86_64}
+RUNS=${BENCH_RUNS:-1}
+export EDGEIMAGE_CACHE=${EDGEIMAGE_CACHE:-$ROOT/.cache/bench}
+DLL=builder/EdgeImage.Cli/bin/$CONFIG/net10.0/edgeimage.dll
+WORK=$(mktemp -d /tmp/edgeimage-bench.XXXXXX)
+RESULTS=bench/results
+mkdir -p "$RESULTS"
+trap 'rm -rf "$WORK"' EXIT
+
+for tool in mmdebstrap dpkg-scanpackages tar2sqfs sqfs2tar /usr/bin/time jq; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is missing"; echo "hint: make deps installs the benchmark's Debian packages (mmdebstrap dpkg-dev squashfs-tools-ng time jq)"; exit 1; }
+done
+[ -f "$DLL" ] || { echo "error: $DLL is not built"; echo "hint: run make bench (it builds first) or dotnet build -c $CONFIG"; exit 1; }
+
+edgeimage() { dotnet "$DLL" "$@"; }
+say() { echo "bench: $*" >&2; }
+# seconds VAR LOGFILE CMD...: runs CMD under /usr/bin/time -v, stores wall seconds in VAR, peak RSS (KiB) in VAR_rss.
+timed() {
+  local var=$1 log=$2; shift 2
+  /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$log" 2>&1 || { echo "error: '$*' failed; its output:" >&2; tail -30 "$log" >&2; exit 1; }
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$WORK/time.txt")
+  rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$WORK/time.txt")
+  printf -v "$var" '%s' "$wall"
+  printf -v "${var}_rss" '%s' "$rss"
+}
+min() { printf '%s\n' "$@" | sort -g | head -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t ? "ok" : "MISS") }'; }
+
+# --- warm up: the build fetches the index and every .deb into the cache -----------------------
+say "warming the cache: edgeimage build --profile $PROFILE"
+timed _ "$WORK/warm-build.log" dotnet "$DLL" build --profile "$PROFILE" --out "$WORK/img"
+MANIFEST="$WORK/img/manifest.json"
+mapfile -t PACKAGES < <(jq -r '.packages[].name' "$MANIFEST")
+ARCH=$(jq -r .arch "$MANIFEST")
+SUITE=$(jq -r .suite "$MANIFEST")
+say "${#PACKAGES[@]} packages for $ARCH"
+
+# The same .debs, straight from EdgeImage's verified cache, as a flat local repository.
+mkdir -p "$WORK/repo"
+while IFS=$'\t' read -r name version arch sha; do
+  ln "$EDGEIMAGE_CACHE/sha256/${sha:0:2}/$sha" "$WORK/repo/${name}_${version//:/%3a}_${arch}.deb" 2>/dev/null \
+    || cp "$EDGEIMAGE_CACHE/sha256/${sha:0:2}/$sha" "$WORK/repo/${name}_${version//:/%3a}_${arch}.deb"
+done < <(jq -r '.packages[] | [.name, .version, .architecture, .sha256] | @tsv' "$MANIFEST")
+(cd "$WORK/repo" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null > Packages)
+
+say "warming: edgeimage rootfs"
+timed _ "$WORK/warm-rootfs.log" dotnet "$DLL" rootfs --profile "$PROFILE" --out "$WORK/rootfs.tar"
+# mmdebstrap gets the same path excludes EdgeImage's profile applied (dpkg reads them the same way).
+DPKGOPTS=()
+if tar -xOf "$WORK/rootfs.tar" ./etc/dpkg/dpkg.cfg.d/edgeimage-exclude > "$WORK/excludes" 2>/dev/null; then
+  while read -r line; do
+    case "$line" in path-exclude=* | path-include=*) DPKGOPTS+=("--dpkgopt=$line") ;; esac
+  done < "$WORK/excludes"
+fi
+INCLUDE=$(IFS=,; echo "${PACKAGES[*]}")
+MMDEBSTRAP=(mmdebstrap --quiet --mode=root --variant=custom --architectures="$ARCH" --include="$INCLUDE"
+  --aptopt='Acquire::Languages "none"' "${DPKGOPTS[@]}" "$SUITE" "$WORK/mm.tar" "deb [trusted=yes] copy://$WORK/repo ./")
+say "warming: mmdebstrap"
+timed _ "$WORK/warm-mm.log" "${MMDEBSTRAP[@]}"
+
+# --- measured rounds, each thing once per round, interleaved so load from elsewhere hits both ---
+EI=() MM=() EIRSS=() BUILD=() SQFS=() STAGES=()
+for round in $(seq 1 "$RUNS"); do
+  say "round $round/$RUNS: edgeimage rootfs"
+  timed t "$WORK/rootfs.log" dotnet "$DLL" rootfs --profile "$PROFILE" --out "$WORK/rootfs.tar"
+  EI+=("$t"); EIRSS+=("$t_rss")
+  say "round $round/$RUNS: mmdebstrap"
+  timed t "$WORK/mm.log" "${MMDEBSTRAP[@]}"
+  MM+=("$t")
+  say "round $round/$RUNS: edgeimage build"
+  timed t "$WORK/build.log" dotnet "$DLL" build --profile "$PROFILE" --out "$WORK/img"
+  BUILD+=("$t"); STAGES+=("$(sed -n 's/^.*stages: //p' "$WORK/build.log" | tail -1)")
+  # The tree the build squashed (after kernel-module pruning and the image's own additions), as a
+  # tar: read back from slot A of the image the build just wrote.
+  offset=$(jq '.partitions[] | select(.name == "root-a") | .offset' "$MANIFEST")
+  tail -c +$((offset + 1)) "$WORK/img/edge.img" | head -c "$(jq .sizes.root "$MANIFEST")" > "$WORK/root-a.sqfs"
+  sqfs2tar "$WORK/root-a.sqfs" > "$WORK/root-a.tar"
+  say "round $round/$RUNS: tar2sqfs of the same tree"
+  timed t "$WORK/sqfs.log" bash -c "tar2sqfs --quiet --force --compressor zstd --num-jobs $(nproc) '$WORK/bare.sqfs' < '$WORK/root-a.tar'"
+  SQFS+=("$t")
+done
+
+BOOT="skipped" BOOTLINE=""
+if [ "${BENCH_QEMU:-1}" != 0 ]; then
+  say "qemu: boot to multi-user.target"
+  if dotnet "$DLL" qemu "$WORK/img/edge.img" --expect multi-user.target --timeout 300 >"$WORK/qemu.log" 2>&1; then
+    BOOTLINE=$(grep -o 'qemu: .* after [0-9.]*s' "$WORK/qemu.log" | tail -1)
+    BOOT=$(sed -n 's/.* after \([0-9.]*\)s$/\1/p' <<<"$BOOTLINE")
+  else
+    BOOT="failed ($(grep -o 'timed out after [0-9]*s' "$WORK/qemu.log" | head -1 || echo "see the log"))"
+    cp "$WORK/qemu.log" "$RESULTS/qemu-failed.log"
+  fi
+fi
+
+# --- report: best round of each (least disturbed by other load on the machine) -----------------
+best() { local -n a=$1; min "${a[@]}"; }
+ei=$(best EI) mm=$(best MM) build=$(best BUILD) sqfs=$(best SQFS)
+rss_mb=$(( $(min "${EIRSS[@]}") / 1024 ))
+payload=$(jq .sizes.payload "$MANIFEST")
+payload_mib=$(awk -v p="$payload" 'BEGIN { printf "%.1f", p / 1048576 }')
+sizes=$(jq -r '.sizes | "kernel \(.kernel / 1048576 * 10 | floor / 10) MiB, initramfs \(.initramfs / 1048576 * 10 | floor / 10) MiB, root \(.root / 1048576 * 10 | floor / 10) MiB"' "$MANIFEST")
+r_mm=$(ratio "$ei" "$mm") r_sq=$(ratio "$build" "$sqfs")
+boot_verdict=$([[ "$BOOT" =~ ^[0-9.]+$ ]] && verdict "$BOOT" 15 || echo "-")
+
+{
+  echo "# EdgeImage benchmark"
+  echo
+  echo "profile $PROFILE ($ARCH, ${#PACKAGES[@]} packages), $(nproc) cores, warm cache, best of $RUNS rounds; commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo
+  echo "| measure | value | target | |"
+  echo "|---|---|---|---|"
+  echo "| edgeimage rootfs | ${ei} s | | |"
+  echo "| mmdebstrap (same packages, local repo, --mode=root) | ${mm} s | | |"
+  echo "| rootfs time ratio edgeimage / mmdebstrap | ${r_mm} | <= 0.5 | $(verdict "$r_mm" 0.5) |"
+  echo "| edgeimage rootfs peak RSS | ${rss_mb} MB | <= 400 MB | $(verdict "$rss_mb" 400) |"
+  echo "| edgeimage build total | ${build} s | | |"
+  echo "| tar2sqfs -c zstd of the same tree (slot A as tar) | ${sqfs} s | | |"
+  echo "| build / bare squashfs ratio | ${r_sq} | <= 1.3 | $(verdict "$r_sq" 1.3) |"
+  echo "| OS payload (kernel + initramfs + root) | ${payload_mib} MiB | <= 48 MiB | $(verdict "$payload_mib" 48) |"
+  echo "| QEMU (TCG) boot to multi-user.target | ${BOOT}$([[ "$BOOT" =~ ^[0-9.]+$ ]] && echo " s") | <= 15 s | ${boot_verdict} |"
+  echo
+  echo "All rounds (s): rootfs ${EI[*]}; mmdebstrap ${MM[*]}; build ${BUILD[*]}; tar2sqfs ${SQFS[*]}"
+  echo
+  echo "Build stages per round:"
+  for s in "${STAGES[@]}"; do echo "- $s"; done
+  echo
+  echo "Payload: $sizes"
+  [ -n "$BOOTLINE" ] && echo && echo "QEMU: $BOOTLINE"
+  echo
+  echo "Commands: \`edgeimage rootfs --profile $PROFILE\`; \`mmdebstrap --mode=root --variant=custom --include=<the ${#PACKAGES[@]} packages> $SUITE OUT.tar 'deb [trusted=yes] copy://REPO ./'\` (${#DPKGOPTS[@]} dpkg path filters as in the profile); \`edgeimage build --profile $PROFILE\`; \`sqfs2tar root-a | tar2sqfs --compressor zstd\`; \`edgeimage qemu edge.img --expect multi-user.target --timeout 300\`"
+} > "$RESULTS/latest.md"
+cat "$RESULTS/latest.md"
