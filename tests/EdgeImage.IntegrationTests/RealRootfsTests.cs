@@ -38,7 +38,7 @@ public sealed partial class RealRootfsTests(ITestOutputHelper output)
             using var composed = await build.ComposeAsync(new RootfsRequest { Profile = profile }, context);
 
             var apt = AptSimulation.ForSuite(arch);
-            var resolver = new Resolver(composed.Index.Packages, arch);
+            var resolver = new Resolver(apt.ReadIndex(), arch);
             string[] wanted = [.. profile.Packages, profile.Kernel.Package!, .. resolver.RequiredPackages()];
             var expected = apt.SimulateInstall(wanted).Select(p => $"{p.Name}={p.Version}").Order(StringComparer.Ordinal).ToList();
             var actual = composed.Packages.Select(p => $"{p.Name}={p.Version}").Order(StringComparer.Ordinal).ToList();
