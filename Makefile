@@ -32,11 +32,12 @@ test: build
 unit: build
 	dotnet test tests/EdgeImage.Tests -c $(CONFIG) --no-build
 
-# Builds the default image, boots it in QEMU until systemd reaches multi-user, then stops QEMU.
+# Builds the default image, boots it in QEMU until the serial login prompt of multi-user.target
+# appears (systemd stops printing its own status lines once a getty owns the console), then stops QEMU.
 demo: build
 	$(CLI) build --profile $(PROFILE) --out out/$(PROFILE)
-	$(CLI) qemu out/$(PROFILE)/edge.img --expect "multi-user.target" --timeout 600
-	@echo "demo: out/$(PROFILE)/edge.img booted to multi-user; boot it yourself with: $(CLI) qemu out/$(PROFILE)/edge.img"
+	$(CLI) qemu out/$(PROFILE)/edge.img --expect "login:" --timeout 600
+	@echo "demo: out/$(PROFILE)/edge.img booted to its login prompt (multi-user); boot it yourself with: $(CLI) qemu out/$(PROFILE)/edge.img"
 
 bench: build
 	bench/run.sh $(CONFIG)

@@ -201,4 +201,16 @@ public static class QemuCommandLine
 
     /// <summary>QEMU's option parser ends a value at a comma; a literal comma is written twice.</summary>
     private static string DriveValue(string path) => path.Replace(",", ",,", StringComparison.Ordinal);
+
+    /// <summary>The same command line with the watched serial console written to a file instead of stdio.</summary>
+    public static IReadOnlyList<string> SerialToFile(IReadOnlyList<string> commandLine, string path)
+    {
+        var args = commandLine.ToList();
+        var at = args.FindIndex(a => a == "-serial");
+        if (at >= 0 && at + 1 < args.Count && args[at + 1] == "stdio")
+        {
+            args[at + 1] = "file:" + path.Replace(",", ",,", StringComparison.Ordinal);
+        }
+        return args;
+    }
 }

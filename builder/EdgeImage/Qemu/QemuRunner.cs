@@ -97,6 +97,20 @@ public sealed class QemuRunner(QemuMachineCatalog catalog, HostTools tools)
 
     private async Task<QemuRunResult> RunWatchedAsync(IReadOnlyList<string> commandLine, QemuRunRequest request, CancellationToken ct)
     {
+        var serialDirectory = Directory.CreateTempSubdirectory("edgeimage-serial-");
+        try
+        {
+            var serialLog = Path.Combine(serialDirectory.FullName, "serial.log");
+            return await RunWatchedAsync(QemuCommandLine.SerialToFile(commandLine, serialLog), serialLog, request, ct);
+        }
+        finally
+        {
+            serialDirectory.Delete(recursive: true);
+        }
+    }
+
+    private async Task<QemuRunResult> RunWatchedAsync(IReadOnlyList<string> commandLine, string serialLog, QemuRunRequest request, CancellationToken ct)
+    {
         var watcher = new SerialWatcher(request.Expects);
         var errors = new Queue<string>();
         using var process = Start(commandLine, redirect: true);
@@ -122,10 +136,26 @@ public sealed class QemuRunner(QemuMachineCatalog catalog, HostTools tools)
             var decoder = Encoding.UTF8.GetDecoder();
             var bytes = new byte[8192];
             var chars = new char[Encoding.UTF8.GetMaxCharCount(bytes.Length)];
-            var stream = process.StandardOutput.BaseStream;
-            int read;
-            while ((read = await stream.ReadAsync(bytes, CancellationToken.None)) > 0)
+            // The serial line goes to a file that is followed here, not to QEMU's stdout: on a
+            // loaded machine QEMU's stdio backend was seen to deliver nothing for minutes.
+            while (!File.Exists(serialLog) && !process.HasExited)
             {
+                await Task.Delay(50, CancellationToken.None);
+            }
+            await using var stream = new FileStream(serialLog, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            while (true)
+            {
+                var exited = process.HasExited;
+                var read = await stream.ReadAsync(bytes, CancellationToken.None);
+                if (read == 0)
+                {
+                    if (exited || decided.Task.IsCompleted)
+                    {
+                        break;
+                    }
+                    await Task.Delay(50, CancellationToken.None);
+                    continue;
+                }
                 var text = new string(chars, 0, decoder.GetChars(bytes, 0, read, chars, 0));
                 request.SerialEcho?.Write(text);
                 request.SerialEcho?.Flush();
@@ -142,18 +172,6 @@ public sealed class QemuRunner(QemuMachineCatalog catalog, HostTools tools)
                 else if (watcher.PanicSeen && !panicBefore)
                 {
                     _ = Task.Delay(PanicGrace, CancellationToken.None).ContinueWith(_ => decided.TrySetResult(QemuExitReason.KernelPanic), TaskScheduler.Default);
-                }
-            }
-            // End of output means QEMU is exiting and everything it printed has been read. Its exit
-            // is reaped a moment later; waiting for it keeps the exit code from being lost to a kill.
-            using (var reap = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
-            {
-                try
-                {
-                    await process.WaitForExitAsync(reap.Token);
-                }
-                catch (OperationCanceledException)
-                {
                 }
             }
             decided.TrySetResult(watcher.AllExpectsMatched ? QemuExitReason.Expected
