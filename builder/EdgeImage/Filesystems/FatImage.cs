@@ -7,8 +7,10 @@ public sealed record FatFile(string Path, byte[] Content);
 
 /// <summary>
 /// Makes a FAT file system image without mounting it: mkfs.vfat creates the empty file system and
-/// mtools copies files in. Both honour SOURCE_DATE_EPOCH for every timestamp they write, and the
-/// volume serial is derived from the build seed, so the image is byte-identical across builds.
+/// mtools copies files in. mtools honours SOURCE_DATE_EPOCH for every timestamp it writes; mkfs.vfat
+/// (dosfstools 4.2) does not, and stamps the volume label's directory entry with the wall clock
+/// unless given --invariant. The volume serial is derived from the build seed, so the image is
+/// byte-identical across builds.
 /// </summary>
 public static class FatImage
 {
@@ -36,7 +38,8 @@ public static class FatImage
         };
         // FAT32 needs at least 32 MiB of clusters; smaller boot partitions are FAT16.
         string[] fatType = sizeBytes >= 64L << 20 ? ["-F", "32"] : [];
-        await tools.RunAsync("mkfs.vfat", ["-C", ..fatType, "-n", label, "-i", serial.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), imagePath, (sizeBytes / 1024).ToString(System.Globalization.CultureInfo.InvariantCulture)],
+        // --invariant must come before -i: it also sets a constant serial, and the later option wins.
+        await tools.RunAsync("mkfs.vfat", ["-C", ..fatType, "-n", label, "--invariant", "-i", serial.ToString("x8", System.Globalization.CultureInfo.InvariantCulture), imagePath, (sizeBytes / 1024).ToString(System.Globalization.CultureInfo.InvariantCulture)],
             environment: environment, ct: context.Cancellation);
 
         var staging = Path.Combine(context.WorkDir, "fat-" + label);
