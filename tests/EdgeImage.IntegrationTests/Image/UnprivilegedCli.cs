@@ -15,6 +15,8 @@ public sealed class UnprivilegedCli
 {
     public const int NobodyUid = 65534;
 
+    private const string StagingPrefix = "edgeimage-unprivileged-";
+
     private static readonly Lazy<UnprivilegedCli> LazyShared = new(Create);
 
     private UnprivilegedCli(string root, bool dropsPrivileges)
@@ -89,8 +91,24 @@ public sealed class UnprivilegedCli
 
     private static UnprivilegedCli Create()
     {
-        var root = Directory.CreateTempSubdirectory("edgeimage-unprivileged-").FullName;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(root, recursive: true);
+        RemoveStagingOfEndedRuns();
+        var root = Path.Combine(Path.GetTempPath(), StagingPrefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
+        Directory.CreateDirectory(root);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (IOException)
+            {
+                // The next run removes it (RemoveStagingOfEndedRuns).
+            }
+        };
         var cli = new UnprivilegedCli(root, CurrentUid() == 0);
 
         Run("cp", "-r", Path.GetDirectoryName(Cli.Dll)!, Path.Combine(root, "cli"));
@@ -112,6 +130,23 @@ public sealed class UnprivilegedCli
             Run("chown", "-R", $"{NobodyUid}:{NobodyUid}", cli.Home, cli.Output, Cache);
         }
         return cli;
+    }
+
+    /// <summary>
+    /// The test host may be stopped before its exit handler has deleted the staging copy (with the
+    /// image in it), so each run removes what runs that have ended left behind. The directory name
+    /// carries the process id of its run; a run still going keeps its copy.
+    /// </summary>
+    private static void RemoveStagingOfEndedRuns()
+    {
+        foreach (var directory in Directory.EnumerateDirectories(Path.GetTempPath(), StagingPrefix + "*"))
+        {
+            var pid = Path.GetFileName(directory)[StagingPrefix.Length..];
+            if (!int.TryParse(pid, NumberStyles.None, CultureInfo.InvariantCulture, out _) || !Directory.Exists("/proc/" + pid))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
     }
 
     /// <summary>The dotnet executable running these tests, so the unprivileged run uses the same runtime.</summary>
