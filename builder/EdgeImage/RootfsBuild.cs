@@ -76,6 +76,16 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
             log.Verbose($"SOURCE_DATE_EPOCH={context.SourceDateEpoch} (the suite's Release date)");
         }
 
+        // The kernel is named under `kernel:`, not in `packages:`; the resolver would point a user at
+        // the package list for a kernel the suite lacks, so check it here where we know its place.
+        if (profile.Kernel.Package is { } kernelPackage && !index.Contains(kernelPackage))
+        {
+            throw new EdgeImageException(
+                $"kernel package {kernelPackage} not found in {profile.Suite}/{string.Join(",", profile.Components)} for {profile.Arch}",
+                $"Check `kernel.package` in {profile.Locate("kernel")}: name a real kernel package of the suite, such as linux-image-{profile.Arch}.",
+                ExitCodes.NotFound);
+        }
+
         clock.Restart();
         var (selected, buildOnly) = Resolve(index, profile, request);
         log.Info($"resolve: {selected.Count} packages for {profile.Packages.Count + (profile.Kernel.Package is null ? 0 : 1)} requested ({clock.Elapsed.TotalSeconds:0.0}s)");

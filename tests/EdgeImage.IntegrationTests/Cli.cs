@@ -29,7 +29,8 @@ public static class Cli
     /// <param name="options">Working directory, environment and time limit of the run.</param>
     public static async Task<CliResult> RunAsync(IReadOnlyList<string> arguments, CliOptions options)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var launcher = options.Launcher;
+        var start = new ProcessStartInfo(launcher.Count > 0 ? launcher[0] : "dotnet")
         {
             WorkingDirectory = options.WorkingDirectory ?? RepositoryRoot,
             RedirectStandardOutput = true,
@@ -37,12 +38,20 @@ public static class Cli
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Dll);
+        foreach (var word in launcher.Skip(1))
+        {
+            start.ArgumentList.Add(word);
+        }
+        start.ArgumentList.Add(options.Dll ?? Dll);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
         // Settings of the machine running the tests must not leak into what the CLI does.
+        if (!options.InheritEnvironment)
+        {
+            start.Environment.Clear();
+        }
         start.Environment.Remove("EDGEIMAGE_PROFILES");
         start.Environment["DOTNET_NOLOGO"] = "1";
         foreach (var (name, value) in options.Environment)
@@ -118,4 +127,16 @@ public sealed record CliOptions
     public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// The command line that starts the .NET host in place of plain `dotnet`, e.g. setpriv with
+    /// another uid followed by the dotnet executable; the dll and the arguments follow it.
+    /// </summary>
+    public IReadOnlyList<string> Launcher { get; init; } = [];
+
+    /// <summary>Another copy of edgeimage.dll (one other users can read); null for the repository's build.</summary>
+    public string? Dll { get; init; }
+
+    /// <summary>False starts the CLI with only the variables in <see cref="Environment"/>.</summary>
+    public bool InheritEnvironment { get; init; } = true;
 }
