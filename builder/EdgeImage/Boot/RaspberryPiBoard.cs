@@ -24,6 +24,11 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
     /// <summary>Attempts a slot gets before the script falls back to the other one.</summary>
     public const int BootTries = 3;
 
+    /// <summary>The A/B counters on the boot partition, read and written by boot.scr (see firmware/u-boot/ab-boot.cmd.scriban).</summary>
+    public const string StateFile = "ab-state.txt";
+
+    public static string InitialState => $"BOOT_ORDER=A B\nBOOT_A_LEFT={BootTries}\nBOOT_B_LEFT={BootTries}\n";
+
     public RaspberryPiBoardData Data => data;
 
     public IReadOnlyList<string> BuildPackages(Profile profile) => [data.FirmwarePackage, data.UbootPackage];
@@ -71,6 +76,7 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
             files.Add(new("/" + model.DtbFile, ReadFrom(payload.Tree, $"/usr/lib/linux-image-{payload.KernelVersion}/{model.Dtb}", profile.Kernel.Package ?? "the kernel package")));
         }
         files.Add(new("/config.txt", Encoding.UTF8.GetBytes(ConfigTxt(profile))));
+        files.Add(new("/" + StateFile, Encoding.UTF8.GetBytes(InitialState)));
         files.Add(new("/boot.cmd", Encoding.UTF8.GetBytes(BootScript(profile, plan))));
         files.Add(new("/boot.scr", UBootScript.Wrap(BootScript(profile, plan), "edgeimage A/B boot", profile.Arch, epoch)));
         foreach (var slot in new[] { "a", "b" })
@@ -94,6 +100,7 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
     {
         ["board"] = data.Name,
         ["tries"] = BootTries,
+        ["state_file"] = StateFile,
         ["root_a"] = plan.Partitions[1].PartUuid,
         ["root_b"] = plan.Partitions[2].PartUuid,
         ["data"] = plan.Partitions[3].PartUuid,

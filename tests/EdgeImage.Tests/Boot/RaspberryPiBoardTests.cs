@@ -52,7 +52,8 @@ public sealed class RaspberryPiBoardTests
         Assert.Contains($"{kernelBoot} ${{kernel_addr_r}} ${{ramdisk_addr_r}}:${{filesize}} ${{fdt_addr}}", script, StringComparison.Ordinal);
         Assert.Contains(profile.Kernel.CommandLine!, script, StringComparison.Ordinal);
         // Every attempt is saved before the kernel starts, or a crashing slot would never run out of tries.
-        Assert.True(script.IndexOf("saveenv\n", StringComparison.Ordinal) < script.IndexOf(kernelBoot + " ", StringComparison.Ordinal));
+        var save = $"save ${{devtype}} ${{devnum}}:${{distro_bootpart}} ${{kernel_addr_r}} {RaspberryPiBoard.StateFile} ${{filesize}}\n";
+        Assert.True(script.LastIndexOf(save, StringComparison.Ordinal) is > 0 and var at && at < script.IndexOf(kernelBoot + " ", StringComparison.Ordinal));
     }
 
     [Fact]
