@@ -26,9 +26,9 @@ public sealed record ImageRequest
 }
 
 /// <summary>
-/// `edgeimage build` for UEFI boards: the composed rootfs becomes a GPT disk with an ESP
-/// (systemd-boot, one kernel + initramfs per slot), root A and B (read-only squashfs) and a data
-/// partition the initramfs formats on first boot. One readable method; each step is a small stage.
+/// `edgeimage build`: the composed rootfs becomes a disk with a boot partition (the board's boot
+/// chain, one kernel + initramfs per slot), root A and B (read-only squashfs) and a data partition
+/// the initramfs formats on first boot. One readable method; each step is a small stage.
 /// </summary>
 public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
 {
@@ -39,10 +39,10 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
     public const double SlotHeadroom = 1.25;
 
     /// <summary>Board name (the profile's `board:`) -> its boot chain and disk layout.</summary>
-    public static readonly IReadOnlyDictionary<string, IBoardBackend> Boards = new Dictionary<string, IBoardBackend>(StringComparer.Ordinal)
-    {
-        ["generic-efi"] = new EfiBoard(),
-    };
+    public static readonly IReadOnlyDictionary<string, IBoardBackend> Boards = new Dictionary<string, IBoardBackend>(
+        RaspberryPiBoardData.BuiltInBoards().Select(name => KeyValuePair.Create(name, (IBoardBackend)new RaspberryPiBoard(RaspberryPiBoardData.LoadBuiltIn(name))))
+            .Prepend(KeyValuePair.Create("generic-efi", (IBoardBackend)new EfiBoard())),
+        StringComparer.Ordinal);
 
     public async Task<ImageManifest> BuildAsync(ImageRequest request, BuildContext context)
     {
