@@ -12,6 +12,8 @@ namespace EdgeImage.IntegrationTests.Boards;
 /// SD card; the U-Boot A/B script is booted by Debian's qemu_arm U-Boot on the virt machine.
 /// </summary>
 [Trait("Category", "qemu")]
+// Run by `make test-boards`, not by `make test`: these builds and boots are not yet proven to fit CI.
+[Trait("Suite", "boards")]
 public sealed partial class PiBootTests
 {
     /// <summary>raspi2b on a loaded two-core host took 377 s to reach multi-user.</summary>

@@ -5,6 +5,8 @@ namespace EdgeImage.IntegrationTests.Boards;
 
 /// <summary>The Raspberry Pi images as files: layout against golden files, and binaries of the right architecture.</summary>
 [Trait("Category", "image")]
+// Run by `make test-boards`, not by `make test`: these builds and boots are not yet proven to fit CI.
+[Trait("Suite", "boards")]
 public sealed class PiImageTests
 {
     private static string Golden(string name) => File.ReadAllText(Path.Combine(Cli.RepositoryRoot, "tests", "EdgeImage.IntegrationTests", "Boards", "golden", name));

@@ -23,7 +23,7 @@ public sealed record BuiltImage
 
     public string ImagePath => Path.Combine(Directory, EdgeImage.ImageBuild.ImageName);
 
-    public ManifestPartition Partition(string name) => Manifest.Partitions.Single(p => p.Name == name);
+    public EdgeImage.Boot.DiskPartition Partition(string name) => Manifest.Partitions.Single(p => p.Name == name);
 
     private static readonly JsonSerializerOptions ManifestJson = new(JsonSerializerDefaults.Web);
 
