@@ -13,7 +13,7 @@ PROFILE=${PROFILE:-generic-x86_64}
 RUNS=${BENCH_RUNS:-1}
 export EDGEIMAGE_CACHE=${EDGEIMAGE_CACHE:-$ROOT/.cache/bench}
 DLL=builder/EdgeImage.Cli/bin/$CONFIG/net10.0/edgeimage.dll
-WORK=$(mktemp -d /tmp/edgeimage-bench.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ei-bench.XXXXXX")
 RESULTS=bench/results
 mkdir -p "$RESULTS"
 trap 'rm -rf "$WORK"' EXIT
