@@ -13,10 +13,10 @@ PROFILE=${PROFILE:-generic-x86_64}
 RUNS=${BENCH_RUNS:-1}
 export EDGEIMAGE_CACHE=${EDGEIMAGE_CACHE:-$ROOT/.cache/bench}
 DLL=builder/EdgeImage.Cli/bin/$CONFIG/net10.0/edgeimage.dll
-WORK=$(mktemp -d /tmp/edgeimage-bench.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ei-bench.XXXXXX")
 RESULTS=bench/results
 mkdir -p "$RESULTS"
-trap 'rm -rf "$WORK"' EXIT
+trap 'status=$?; [ $status = 0 ] || echo "bench: failed (exit $status) at line $LINENO" >&2; rm -rf "$WORK"' EXIT
 
 for tool in mmdebstrap dpkg-scanpackages tar2sqfs sqfs2tar /usr/bin/time jq; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing"; echo "hint: make deps installs the benchmark's Debian packages (mmdebstrap dpkg-dev squashfs-tools-ng time jq)"; exit 1; }
@@ -86,7 +86,7 @@ for round in $(seq 1 "$RUNS"); do
   # The tree the build squashed (after kernel-module pruning and the image's own additions), as a
   # tar: read back from slot A of the image the build just wrote.
   offset=$(jq '.partitions[] | select(.name == "root-a") | .offset' "$MANIFEST")
-  tail -c +$((offset + 1)) "$WORK/img/edge.img" | head -c "$(jq .sizes.root "$MANIFEST")" > "$WORK/root-a.sqfs"
+  dd if="$WORK/img/edge.img" of="$WORK/root-a.sqfs" iflag=skip_bytes,count_bytes skip="$offset" count="$(jq .sizes.root "$MANIFEST")" bs=1M status=none
   sqfs2tar "$WORK/root-a.sqfs" > "$WORK/root-a.tar"
   say "round $round/$RUNS: tar2sqfs of the same tree"
   timed t "$WORK/sqfs.log" bash -c "tar2sqfs --quiet --force --compressor zstd --num-jobs $(nproc) '$WORK/bare.sqfs' < '$WORK/root-a.tar'"
