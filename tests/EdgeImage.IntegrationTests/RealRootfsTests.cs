@@ -50,7 +50,7 @@ public sealed partial class RealRootfsTests(ITestOutputHelper output)
             {
                 Rootfs.RootfsTar.Write(composed.Tree, stream, composed.Context.SourceDateEpoch);
             }
-            var listing = Run("tar", "--numeric-owner", "-tvf", tar).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var listing = TrixieDebs.Run("tar", "--numeric-owner", "-tvf", tar).Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Contains(listing, l => ModulesTree().IsMatch(l));
             Assert.Contains(listing, l => l.EndsWith(" ./usr/lib/systemd/systemd", StringComparison.Ordinal) && l.Contains(" 0/0 ", StringComparison.Ordinal));
             Assert.Contains(listing, l => l.EndsWith(" ./usr/bin/busybox", StringComparison.Ordinal) && l.Contains(" 0/0 ", StringComparison.Ordinal));
@@ -65,14 +65,4 @@ public sealed partial class RealRootfsTests(ITestOutputHelper output)
 
     [GeneratedRegex(@" ./usr/lib/modules/[^/]+/kernel/fs/squashfs/squashfs\.ko(\.xz)?$")]
     private static partial Regex ModulesTree();
-
-    private static string Run(string tool, params string[] args)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(tool, args) { RedirectStandardOutput = true };
-        using var process = System.Diagnostics.Process.Start(psi)!;
-        var text = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.Equal(0, process.ExitCode);
-        return text;
-    }
 }
