@@ -17,6 +17,10 @@ public sealed class RootfsBuildTests : IDisposable
         new TestPackage { Name = "libedge1", Files = new Dictionary<string, string> { ["usr/lib/libedge.so.1"] = "lib" } },
         new TestPackage { Name = "edge-app", Depends = "libedge1 (>= 1.0)", Files = new Dictionary<string, string> { ["usr/bin/edge-app"] = "app" } },
         new TestPackage { Name = "edge-rival", ExtraFields = [new("Conflicts", "edge-app")] },
+        // Together these two try to write outside the root: one plants a symlink that climbs out,
+        // the other ships a file below it.
+        new TestPackage { Name = "edge-planter", Symlinks = new Dictionary<string, string> { ["usr/share/edge-escape"] = "../../../../../../tmp" } },
+        new TestPackage { Name = "edge-climber", Depends = "edge-planter", Files = new Dictionary<string, string> { ["usr/share/edge-escape/pwned"] = "x" } },
     ]);
 
     private string Cache => Path.Combine(_dir, "cache");
@@ -125,6 +129,17 @@ public sealed class RootfsBuildTests : IDisposable
         Assert.Contains("libedge1", e.Message);
         Assert.False(File.Exists(Output));
         Assert.DoesNotContain(tampered, CacheSnapshot().Values);
+    }
+
+    [Fact]
+    public async Task A_package_writing_through_a_symlink_out_of_the_root_is_refused_and_nothing_is_written()
+    {
+        var e = await Assert.ThrowsAsync<EdgeImageException>(() => BuildAsync(Profile("edge-climber")));
+
+        Assert.Contains("edge-escape", e.Message);
+        Assert.Contains("outside", e.Message);
+        Assert.False(File.Exists(Output));
+        Assert.False(File.Exists("/tmp/pwned"));
     }
 
     [Fact]
