@@ -183,10 +183,15 @@ public sealed class QemuRunner(QemuMachineCatalog catalog, HostTools tools)
         bool stoppedByRunner;
         try
         {
-            var timeout = Task.Delay(request.Timeout ?? Timeout.InfiniteTimeSpan, ct);
-            var first = await Task.WhenAny(decided.Task, timeout);
-            ct.ThrowIfCancellationRequested();
-            reason = first == decided.Task ? await decided.Task : QemuExitReason.Timeout;
+            // Timers may fire a little early; the limit is measured on the run's own clock.
+            var limit = request.Timeout ?? Timeout.InfiniteTimeSpan;
+            while (!decided.Task.IsCompleted && (limit == Timeout.InfiniteTimeSpan || clock.Elapsed < limit))
+            {
+                var wait = limit == Timeout.InfiniteTimeSpan ? limit : limit - clock.Elapsed + TimeSpan.FromMilliseconds(1);
+                await Task.WhenAny(decided.Task, Task.Delay(wait, ct));
+                ct.ThrowIfCancellationRequested();
+            }
+            reason = decided.Task.IsCompleted ? await decided.Task : QemuExitReason.Timeout;
             clock.Stop();
         }
         finally

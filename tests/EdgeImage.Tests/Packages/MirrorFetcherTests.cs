@@ -75,7 +75,8 @@ public sealed class MirrorFetcherTests : IDisposable
 
     public void Dispose()
     {
-        _server.Stop();
+        // Close alone: after Stop, the managed HttpListener's Close binds the port once more to
+        // unregister it, which fails when another process has taken the port in the meantime.
         _server.Close();
         try
         {
