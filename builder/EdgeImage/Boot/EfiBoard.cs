@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using EdgeImage.Disk;
 using EdgeImage.Filesystems;
 using EdgeImage.Profiles;
@@ -26,7 +25,7 @@ public sealed class EfiBoard : IBoardBackend
     public async Task<DiskResult> WriteDiskAsync(BootPayload payload, Stream disk, HostTools tools, BuildContext context)
     {
         var profile = payload.Profile;
-        using var loaderTree = UnpackApart(payload.BuildPackages.Single(f => f.Package.Name == SystemdBoot.Package), context);
+        using var loaderTree = BoardDisk.UnpackApart(payload.BuildPackage(SystemdBoot.Package), context);
         var commandLine = string.Join(' ', new[] { profile.Kernel.CommandLine, profile.Debug ? "systemd.debug_shell=ttyS0" : null }.Where(s => !string.IsNullOrEmpty(s)));
         var espFiles = SystemdBoot.EspFiles(loaderTree, profile.Arch,
             [new SlotBootFiles("a", payload.Kernel, payload.Initramfs), new SlotBootFiles("b", payload.Kernel, payload.Initramfs)], commandLine);
@@ -36,8 +35,8 @@ public sealed class EfiBoard : IBoardBackend
         var layout = GptWriter.Write(disk, DiskSpec(profile, payload.Seed));
         var digests = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["esp"] = await CopyAtAsync(espImage, disk, layout["esp"].Offset, context.Cancellation),
-            ["root-a"] = await CopyAtAsync(payload.RootImage, disk, layout["root-a"].Offset, context.Cancellation),
+            ["esp"] = await BoardDisk.CopyAtAsync(espImage, disk, layout["esp"].Offset, context.Cancellation),
+            ["root-a"] = await BoardDisk.CopyAtAsync(payload.RootImage, disk, layout["root-a"].Offset, context.Cancellation),
         };
         return new DiskResult(layout.DiskSize, layout.DiskGuid.ToString(),
             layout.Partitions.Select(p => new DiskPartition(p.Number, p.Name, p.Type.ToString(), p.UniqueGuid.ToString(), p.Offset, p.Size, digests.GetValueOrDefault(p.Name))).ToList());
@@ -57,37 +56,5 @@ public sealed class EfiBoard : IBoardBackend
         // 1 MiB before the first partition and after the last for the GPT and its backup.
         var diskSize = ((long)p.Boot + 2L * p.Root + p.Data + 2) << 20;
         return new GptDiskSpec { DiskSize = diskSize, Seed = seed, Partitions = partitions };
-    }
-
-    /// <summary>Unpacks a build-time package into a tree of its own, never into the rootfs.</summary>
-    public static RootfsTree UnpackApart(PackageFile file, BuildContext context)
-    {
-        var tree = new RootfsTree(Path.Combine(context.WorkDir, "pkg-" + file.Package.Name), context.SourceDateEpoch);
-        try
-        {
-            new DebUnpacker(tree).Unpack(file, context.Cancellation);
-            return tree;
-        }
-        catch
-        {
-            tree.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Copies a partition's content into the disk at its offset and returns its SHA256.</summary>
-    public static async Task<string> CopyAtAsync(string source, Stream disk, long offset, CancellationToken cancellation)
-    {
-        await using var input = File.OpenRead(source);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        disk.Position = offset;
-        var buffer = new byte[1 << 20];
-        int read;
-        while ((read = await input.ReadAsync(buffer, cancellation)) > 0)
-        {
-            sha.AppendData(buffer, 0, read);
-            await disk.WriteAsync(buffer.AsMemory(0, read), cancellation);
-        }
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 }

@@ -25,6 +25,9 @@ public sealed record BootPayload
     public required IReadOnlyList<PackageFile> BuildPackages { get; init; }
 
     public required DiskSeed Seed { get; init; }
+
+    /// <summary>The verified .deb of one of the backend's build packages.</summary>
+    public PackageFile BuildPackage(string name) => BuildPackages.Single(f => f.Package.Name == name);
 }
 
 /// <summary>A partition of the written disk, for the manifest.</summary>

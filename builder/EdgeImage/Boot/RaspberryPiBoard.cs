@@ -42,8 +42,8 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
         var profile = payload.Profile;
         var spec = DiskSpec(profile, payload.Seed);
         var plan = MbrWriter.Plan(spec);
-        using var firmware = EfiBoard.UnpackApart(payload.BuildPackages.Single(f => f.Package.Name == data.FirmwarePackage), context);
-        using var uboot = EfiBoard.UnpackApart(payload.BuildPackages.Single(f => f.Package.Name == data.UbootPackage), context);
+        using var firmware = BoardDisk.UnpackApart(payload.BuildPackage(data.FirmwarePackage), context);
+        using var uboot = BoardDisk.UnpackApart(payload.BuildPackage(data.UbootPackage), context);
 
         var files = BootFiles(profile, plan, payload, firmware, uboot, context.SourceDateEpoch);
         var bootImage = Path.Combine(context.WorkDir, "boot.img");
@@ -52,8 +52,8 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
         var layout = MbrWriter.Write(disk, spec);
         var digests = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["boot"] = await EfiBoard.CopyAtAsync(bootImage, disk, layout.Partitions[0].Offset, context.Cancellation),
-            ["root-a"] = await EfiBoard.CopyAtAsync(payload.RootImage, disk, layout.Partitions[1].Offset, context.Cancellation),
+            ["boot"] = await BoardDisk.CopyAtAsync(bootImage, disk, layout.Partitions[0].Offset, context.Cancellation),
+            ["root-a"] = await BoardDisk.CopyAtAsync(payload.RootImage, disk, layout.Partitions[1].Offset, context.Cancellation),
         };
         return new DiskResult(layout.DiskSize, layout.DiskSignature.ToString("x8", CultureInfo.InvariantCulture),
             [.. layout.Partitions.Select(p => new DiskPartition(p.Number, p.Name, "0x" + p.Type.ToString("x2", CultureInfo.InvariantCulture), p.PartUuid, p.Offset, p.Size, digests.GetValueOrDefault(p.Name)))]);
