@@ -88,16 +88,48 @@ public sealed record PartitionSizes
     public int Data { get; init; } = 256;
 }
 
-/// <summary>Filled in by the k0s work; kept here so profiles can already carry it.</summary>
+/// <summary>The k0s worker baked into the image (profile section `k0s:`).</summary>
 public sealed record K0sSpec
 {
-    public string? Version { get; init; }
+    /// <summary>k0s release tag, e.g. v1.34.1+k0s.0. The loader requires it whenever the section is present.</summary>
+    public required string Version { get; init; }
 
+    /// <summary>
+    /// Release base URL (http, https, file) or local directory laid out as VERSION/ASSET; null means
+    /// the official GitHub releases. Relative paths are resolved against the profile file that set it.
+    /// </summary>
     public string? Source { get; init; }
 
+    /// <summary>PEM "PUBLIC KEY" (ECDSA P-256) that signed the release assets with `cosign sign-blob`; null skips the signature check.</summary>
+    public string? CosignKey { get; init; }
+
+    /// <summary>URL or path of k0s-airgap-bundle-VERSION-ARCH; null means the bundle of the same release source.</summary>
+    public string? AirgapBundle { get; init; }
+
+    /// <summary>Expected sha256 of the airgap bundle; null means its line in the release's sha256sums.txt.</summary>
+    public string? AirgapBundleSha256 { get; init; }
+
+    /// <summary>Extra OCI images, each pinned by digest: registry/repository@sha256:HEX.</summary>
     public IReadOnlyList<string> Images { get; init; } = [];
 
-    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
-
+    /// <summary>Ship the airgap bundle and make the worker's containerd never pull (default pull policy Never).</summary>
     public bool Airgap { get; init; } = true;
+
+    public K0sWorkerSpec Worker { get; init; } = new();
+}
+
+/// <summary>Options of `k0s install worker` every device of the image gets.</summary>
+public sealed record K0sWorkerSpec
+{
+    /// <summary>Kubernetes node labels.</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Node taints, key=value:Effect or key:Effect.</summary>
+    public IReadOnlyList<string> Taints { get; init; } = [];
+
+    /// <summary>Extra kubelet arguments, one per item (a string in the profile is split at whitespace).</summary>
+    public IReadOnlyList<string> KubeletExtraArgs { get; init; } = [];
+
+    /// <summary>Worker profile name as defined in the controller's k0s.yaml (workerProfiles).</summary>
+    public string? Profile { get; init; }
 }

@@ -10,6 +10,9 @@ internal enum FieldKind
     TextList,
     TextMap,
 
+    /// <summary>Command-line arguments: a list, or one string split at whitespace.</summary>
+    Arguments,
+
     /// <summary>A nested mapping with its own fixed keys; merged key by key across `extends:`.</summary>
     Section,
 }
@@ -38,6 +41,9 @@ internal sealed record Field(string Key, FieldKind Kind)
 
     /// <summary>Checks one value (or one list item); returns why it is wrong, or null.</summary>
     public Func<string, string?>? Check { get; init; }
+
+    /// <summary>A local path (unless it is a URL) resolved against the directory of the profile file that wrote it.</summary>
+    public bool ResolvesPath { get; init; }
 
     public IReadOnlyList<Field> Children { get; init; } = [];
 }
@@ -103,10 +109,22 @@ internal static partial class ProfileFormat
             Children =
             [
                 new("version", FieldKind.Text) { Check = CheckK0sVersion },
-                new("source", FieldKind.Text),
-                new("images", FieldKind.TextList),
-                new("labels", FieldKind.TextMap),
+                new("source", FieldKind.Text) { Check = CheckUrlOrPath, ResolvesPath = true },
+                new("cosign_key", FieldKind.Text) { Check = CheckPath, ResolvesPath = true },
+                new("airgap_bundle", FieldKind.Text) { Check = CheckUrlOrPath, ResolvesPath = true },
+                new("airgap_bundle_sha256", FieldKind.Text) { Check = CheckSha256 },
+                new("images", FieldKind.TextList) { Check = CheckPinnedImage },
                 new("airgap", FieldKind.Flag),
+                new("worker", FieldKind.Section)
+                {
+                    Children =
+                    [
+                        new("labels", FieldKind.TextMap),
+                        new("taints", FieldKind.TextList) { Check = CheckTaint },
+                        new("kubelet_extra_args", FieldKind.Arguments) { Check = CheckFlag },
+                        new("profile", FieldKind.Text) { Check = CheckName },
+                    ],
+                },
             ],
         },
         new("debug", FieldKind.Flag),
@@ -153,6 +171,55 @@ internal static partial class ProfileFormat
 
     private static string? CheckK0sVersion(string value) =>
         K0sVersionPattern().IsMatch(value) ? null : $"'{value}' is not a k0s release version like v1.34.1+k0s.0";
+
+    /// <summary>True for http, https and file URLs; anything else is a local path.</summary>
+    public static bool IsUrl(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "file";
+
+    private static string? CheckUrlOrPath(string value) =>
+        value.Trim().Length == 0 ? "give a URL (https://, http://, file://) or a local path"
+        : value.Contains("://", StringComparison.Ordinal) && !IsUrl(value) ? $"'{value}' is neither an http://, https:// or file:// URL nor a local path"
+        : null;
+
+    private static string? CheckPath(string value) =>
+        value.Trim().Length == 0 || value.Contains("://", StringComparison.Ordinal) ? $"'{value}' must be a local file path" : null;
+
+    private static string? CheckSha256(string value) =>
+        Sha256Pattern().IsMatch(value) ? null : $"'{value}' is not a sha256 (64 hexadecimal digits)";
+
+    private static string? CheckPinnedImage(string value)
+    {
+        var at = value.IndexOf('@');
+        if (at < 0)
+        {
+            return $"image '{value}' is not pinned by digest; write it as {value.Split(':')[0]}@sha256:<64 hex digits> "
+                + "(`skopeo inspect docker://REFERENCE` prints the Digest), so every build ships the same bytes";
+        }
+        if (!PinnedImagePattern().IsMatch(value))
+        {
+            return $"image '{value}' is not a reference pinned by sha256 digest like registry.example/app@sha256:<64 lower-case hex digits>";
+        }
+        return null;
+    }
+
+    private static string? CheckTaint(string value) =>
+        TaintPattern().IsMatch(value) ? null : $"'{value}' is not a taint like key=value:NoSchedule or key:NoExecute (effects: NoSchedule, PreferNoSchedule, NoExecute)";
+
+    private static string? CheckFlag(string value) =>
+        FlagPattern().IsMatch(value) ? null : $"'{value}' is not a kubelet flag like --max-pods=50 (starts with --, no spaces)";
+
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial Regex Sha256Pattern();
+
+    // Docker reference grammar, simplified: lower-case path components, optional host[:port] and tag.
+    [GeneratedRegex(@"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$")]
+    private static partial Regex PinnedImagePattern();
+
+    [GeneratedRegex(@"^([a-z0-9A-Z.-]+/)?[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$")]
+    private static partial Regex TaintPattern();
+
+    [GeneratedRegex(@"^--[a-z0-9][a-z0-9-]*(=\S*)?$")]
+    private static partial Regex FlagPattern();
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]*$")]
     private static partial Regex NamePattern();

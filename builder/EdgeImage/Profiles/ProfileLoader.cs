@@ -74,6 +74,11 @@ public static class ProfileLoader
                 var where = layers.Count > 1 ? " (neither here nor in its bases)" : "";
                 errors.Add((layers[0].Root, $"missing required key '{field.Key}'{where}"));
             }
+            if (merged.TryGetValue("k0s", out var k0s) && k0s.Value is Dictionary<string, Setting> k0sSection
+                && !k0sSection.ContainsKey("version") && !layers.Any(l => l.WrittenK0sVersion))
+            {
+                errors.Add((k0s.Where, "the k0s section has no 'version' (neither here nor in a base); k0s needs a release like v1.34.1+k0s.0"));
+            }
         }
 
         if (errors.Count > 0)
@@ -98,7 +103,8 @@ public static class ProfileLoader
     }
 
     /// <param name="Written">Top-level keys the file writes, valid or not.</param>
-    private sealed record Layer(SourceMark Root, Dictionary<string, Setting> Settings, IReadOnlySet<string> Written);
+    /// <param name="WrittenK0sVersion">The file writes k0s.version, valid or not (an invalid one is reported already).</param>
+    private sealed record Layer(SourceMark Root, Dictionary<string, Setting> Settings, IReadOnlySet<string> Written, bool WrittenK0sVersion);
 
     /// <summary>
     /// A decoded value and where it was written. Value is string, bool, int, a list of strings, a
@@ -136,7 +142,9 @@ public static class ProfileLoader
             errors.Add((name.Where, $"name '{text}' differs from the file name {Path.GetFileName(fullPath)}; a profile is looked up by its file name, so they must match"));
         }
         var written = mapping.Entries.Select(e => e.Key).OfType<YamlScalar>().Select(k => k.Value).ToHashSet(StringComparer.Ordinal);
-        return new Layer(mapping.Start, settings, written);
+        var writesK0sVersion = mapping.Entries.Any(e => e.Key is YamlScalar { Value: "k0s" } && e.Value is YamlMapping k0s
+            && k0s.Entries.Any(k => k.Key is YamlScalar { Value: "version" }));
+        return new Layer(mapping.Start, settings, written, writesK0sVersion);
     }
 
     private static Dictionary<string, Setting> DecodeMapping(
@@ -202,6 +210,21 @@ public static class ProfileLoader
                 }
                 var items = sequence.Items.Select(item => Text(field, item, path + " item", errors)).ToList();
                 return items.Contains(null) ? null : items.Cast<string>().ToList();
+            case FieldKind.Arguments:
+                if (node is YamlScalar { IsNull: false } line)
+                {
+                    var words = line.Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+                    var problems = words.Select(w => field.Check?.Invoke(w)).OfType<string>().ToList();
+                    problems.ForEach(problem => errors.Add((node.Start, $"'{path}': {problem}")));
+                    return problems.Count == 0 ? words.ToList() : null;
+                }
+                if (node is not YamlSequence arguments)
+                {
+                    errors.Add((node.Start, $"'{path}' must be a list of arguments or one string of them, not {Describe(node)}"));
+                    return null;
+                }
+                var argumentItems = arguments.Items.Select(item => Text(field, item, path + " item", errors)).ToList();
+                return argumentItems.Contains(null) ? null : argumentItems.Cast<string>().ToList();
             case FieldKind.TextMap:
                 if (node is not YamlMapping map)
                 {
@@ -255,6 +278,10 @@ public static class ProfileLoader
         {
             errors.Add((node.Start, $"'{path}': {problem}"));
             return null;
+        }
+        if (field.ResolvesPath && !ProfileFormat.IsUrl(value))
+        {
+            return Path.GetFullPath(value, Path.GetDirectoryName(Path.GetFullPath(node.Start.File))!);
         }
         return value;
     }
@@ -313,20 +340,34 @@ public static class ProfileLoader
                 Root = partitions.ContainsKey("root") ? Get<int>(partitions, "root") : defaults.Root,
                 Data = partitions.ContainsKey("data") ? Get<int>(partitions, "data") : defaults.Data,
             },
-            K0s = settings.ContainsKey("k0s")
-                ? new K0sSpec
-                {
-                    Version = Get<string>(k0s, "version"),
-                    Source = Get<string>(k0s, "source"),
-                    Images = Get<List<string>>(k0s, "images") ?? [],
-                    Labels = Get<SortedDictionary<string, string>>(k0s, "labels") ?? new SortedDictionary<string, string>(StringComparer.Ordinal),
-                    Airgap = !k0s.ContainsKey("airgap") || Get<bool>(k0s, "airgap"),
-                }
-                : null,
+            K0s = settings.ContainsKey("k0s") ? K0sOf(k0s) : null,
             Debug = Get<bool>(settings, "debug"),
             SourcePath = leafPath,
             SourceChain = chain,
             Locations = settings.ToDictionary(s => s.Key, s => $"{s.Value.Where.File}:{s.Value.Where.Line}", StringComparer.Ordinal),
+        };
+    }
+
+    private static K0sSpec K0sOf(Dictionary<string, Setting> k0s)
+    {
+        T? Get<T>(Dictionary<string, Setting> from, string key) => from.TryGetValue(key, out var s) ? (T)s.Value : default;
+        var worker = Get<Dictionary<string, Setting>>(k0s, "worker") ?? [];
+        return new K0sSpec
+        {
+            Version = Get<string>(k0s, "version")!,
+            Source = Get<string>(k0s, "source"),
+            CosignKey = Get<string>(k0s, "cosign_key"),
+            AirgapBundle = Get<string>(k0s, "airgap_bundle"),
+            AirgapBundleSha256 = Get<string>(k0s, "airgap_bundle_sha256"),
+            Images = Get<List<string>>(k0s, "images") ?? [],
+            Airgap = !k0s.ContainsKey("airgap") || Get<bool>(k0s, "airgap"),
+            Worker = new K0sWorkerSpec
+            {
+                Labels = Get<SortedDictionary<string, string>>(worker, "labels") ?? new SortedDictionary<string, string>(StringComparer.Ordinal),
+                Taints = Get<List<string>>(worker, "taints") ?? [],
+                KubeletExtraArgs = Get<List<string>>(worker, "kubelet_extra_args") ?? [],
+                Profile = Get<string>(worker, "profile"),
+            },
         };
     }
 
@@ -344,8 +385,9 @@ public static class ProfileLoader
             : $"{errors.Count} errors in profile {leafPath}:\n" + string.Join("\n", lines);
         var hints = unknownKeyLevels.Select(level =>
         {
-            var fields = level.Length == 0 ? ProfileFormat.Fields : ProfileFormat.Fields.First(f => f.Key == level).Children;
-            return $"valid keys {(level.Length == 0 ? "at the top level" : "under " + level + ":")}: {string.Join(", ", fields.Select(f => f.Key))}";
+            var fields = level.Split('.', StringSplitOptions.RemoveEmptyEntries)
+                .Aggregate(ProfileFormat.Fields, (children, key) => children.First(f => f.Key == key).Children);
+            return $"valid keys {(level.Length == 0 ? "at the top level" : "under " + level)}: {string.Join(", ", fields.Select(f => f.Key))}";
         }).ToList();
         hints.Add($"The profile format is described in {SchemaFile}.");
         return new EdgeImageException(message, string.Join("\n", hints), ExitCodes.InvalidProfile);

@@ -72,22 +72,36 @@ public static partial class ProfileWriter
         if (profile.K0s is { } k0s)
         {
             Key("k0s");
-            if (k0s.Version is not null)
+            yaml.Append($"  version: {Scalar(k0s.Version)}\n");
+            void Optional(string key, string? value)
             {
-                yaml.Append($"  version: {Scalar(k0s.Version)}\n");
+                if (value is not null)
+                {
+                    yaml.Append($"  {key}: {Scalar(value)}\n");
+                }
             }
-            if (k0s.Source is not null)
-            {
-                yaml.Append($"  source: {Scalar(k0s.Source)}\n");
-            }
+            Optional("source", k0s.Source);
+            Optional("cosign_key", k0s.CosignKey);
+            Optional("airgap_bundle", k0s.AirgapBundle);
+            Optional("airgap_bundle_sha256", k0s.AirgapBundleSha256);
             yaml.Append($"  images:{(k0s.Images.Count == 0 ? " []" : "")}\n");
             BlockList(yaml, "  ", k0s.Images);
-            yaml.Append($"  labels:{(k0s.Labels.Count == 0 ? " {}" : "")}\n");
-            foreach (var (key, value) in k0s.Labels.OrderBy(l => l.Key, StringComparer.Ordinal))
-            {
-                yaml.Append($"    {Scalar(key)}: {Scalar(value)}\n");
-            }
             yaml.Append($"  airgap: {Flag(k0s.Airgap)}\n");
+            var worker = k0s.Worker;
+            yaml.Append("  worker:\n");
+            yaml.Append($"    labels:{(worker.Labels.Count == 0 ? " {}" : "")}\n");
+            foreach (var (key, value) in worker.Labels.OrderBy(l => l.Key, StringComparer.Ordinal))
+            {
+                yaml.Append($"      {Scalar(key)}: {Scalar(value)}\n");
+            }
+            yaml.Append($"    taints:{(worker.Taints.Count == 0 ? " []" : "")}\n");
+            BlockList(yaml, "    ", worker.Taints);
+            yaml.Append($"    kubelet_extra_args:{(worker.KubeletExtraArgs.Count == 0 ? " []" : "")}\n");
+            BlockList(yaml, "    ", worker.KubeletExtraArgs);
+            if (worker.Profile is not null)
+            {
+                yaml.Append($"    profile: {Scalar(worker.Profile)}\n");
+            }
         }
         Key("debug", Flag(profile.Debug));
         return yaml.ToString();

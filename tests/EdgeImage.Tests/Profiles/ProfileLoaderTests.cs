@@ -47,7 +47,7 @@ public sealed class ProfileLoaderTests : IDisposable
         var e = LoadFails(path);
 
         Assert.Equal($"{path}:6:3: unknown key 'kernel.comdline' (did you mean 'cmdline'?)", e.Message);
-        Assert.Contains("valid keys under kernel:: package, modules, cmdline", e.Hint);
+        Assert.Contains("valid keys under kernel: package, modules, cmdline", e.Hint);
     }
 
     [Fact]
@@ -299,5 +299,123 @@ public sealed class ProfileLoaderTests : IDisposable
         var e = LoadFails(bad);
         Assert.Contains($"{bad}:4:11: 'exclude item': 'usr/share/doc/*' must be an absolute path glob inside the image, like /usr/share/doc/*", e.Message);
         Assert.Contains("'kernel.exclude_modules item': '/lib/modules' must be a path below the kernel's module directory", e.Message);
+    }
+
+    private const string Digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    [Fact]
+    public void K0s_section_is_read_with_worker_options_and_paths_relative_to_the_file_that_wrote_them()
+    {
+        _files.Write("base/k0s", """
+            name: k0s
+            k0s:
+              version: v1.34.1+k0s.0
+              source: ../releases
+              cosign_key: keys/cosign.pub
+              worker:
+                labels: {role: edge}
+                profile: small
+            """);
+        var leaf = _files.Write("edge", $"""
+            name: edge
+            extends: base/k0s
+            arch: arm64
+            board: generic-efi
+            k0s:
+              airgap_bundle: https://mirror.example/k0s/bundle
+              airgap_bundle_sha256: {new string('a', 64)}
+              images: [registry.example:5000/team/app:1.0@{Digest}]
+              airgap: false
+              worker:
+                taints: [dedicated=edge:NoSchedule, gpu:NoExecute]
+                kubelet_extra_args: --max-pods=50  --eviction-hard=memory.available<100Mi
+            """);
+
+        var k0s = ProfileLoader.Load(leaf).K0s!;
+
+        Assert.Equal("v1.34.1+k0s.0", k0s.Version);
+        Assert.Equal(Path.Combine(_files.Directory, "releases"), k0s.Source);
+        Assert.Equal(Path.Combine(_files.Directory, "base", "keys", "cosign.pub"), k0s.CosignKey);
+        Assert.Equal("https://mirror.example/k0s/bundle", k0s.AirgapBundle);
+        Assert.Equal(new string('a', 64), k0s.AirgapBundleSha256);
+        Assert.Equal([$"registry.example:5000/team/app:1.0@{Digest}"], k0s.Images);
+        Assert.False(k0s.Airgap);
+        Assert.Equal("edge", k0s.Worker.Labels["role"]);
+        Assert.Equal("small", k0s.Worker.Profile);
+        Assert.Equal(["dedicated=edge:NoSchedule", "gpu:NoExecute"], k0s.Worker.Taints);
+        Assert.Equal(["--max-pods=50", "--eviction-hard=memory.available<100Mi"], k0s.Worker.KubeletExtraArgs);
+    }
+
+    [Fact]
+    public void K0s_airgap_defaults_to_true_and_kubelet_args_may_be_a_list()
+    {
+        var path = _files.Write("edge", """
+            name: edge
+            arch: amd64
+            board: generic-efi
+            k0s:
+              version: v1.34.1+k0s.0
+              worker:
+                kubelet_extra_args: [--max-pods=50]
+            """);
+
+        var k0s = ProfileLoader.Load(path).K0s!;
+
+        Assert.True(k0s.Airgap);
+        Assert.Null(k0s.Source);
+        Assert.Equal(["--max-pods=50"], k0s.Worker.KubeletExtraArgs);
+    }
+
+    [Fact]
+    public void Image_not_pinned_by_digest_is_rejected_with_how_to_pin_it()
+    {
+        var path = _files.Write("edge", $"""
+            name: edge
+            arch: amd64
+            board: generic-efi
+            k0s:
+              version: v1.34.1+k0s.0
+              images:
+                - docker.io/library/nginx:1.27
+                - quay.io/app@sha256:ABC
+                - quay.io/ok@{Digest}
+            """);
+
+        var e = LoadFails(path);
+
+        Assert.Contains($"{path}:7:7: 'k0s.images item': image 'docker.io/library/nginx:1.27' is not pinned by digest; write it as docker.io/library/nginx@sha256:", e.Message);
+        Assert.Contains($"{path}:8:7: 'k0s.images item': image 'quay.io/app@sha256:ABC' is not a reference pinned by sha256 digest", e.Message);
+        Assert.DoesNotContain("quay.io/ok", e.Message);
+    }
+
+    [Fact]
+    public void Bad_worker_options_and_unknown_worker_keys_are_reported_with_the_worker_keys()
+    {
+        var path = _files.Write("edge", """
+            name: edge
+            arch: amd64
+            board: generic-efi
+            k0s:
+              version: v1.34.1+k0s.0
+              worker:
+                taints: [dedicated=edge]
+                kubelet_extra_args: max-pods=50
+                lables: {a: b}
+            """);
+
+        var e = LoadFails(path);
+
+        Assert.Contains($"{path}:7:14: 'k0s.worker.taints item': 'dedicated=edge' is not a taint", e.Message);
+        Assert.Contains($"{path}:8:25: 'k0s.worker.kubelet_extra_args': 'max-pods=50' is not a kubelet flag", e.Message);
+        Assert.Contains($"{path}:9:5: unknown key 'k0s.worker.lables' (did you mean 'labels'?)", e.Message);
+        Assert.True(e.Hint!.Contains("valid keys under k0s.worker: labels, taints, kubelet_extra_args, profile"), e.Hint);
+    }
+
+    [Fact]
+    public void K0s_section_without_a_version_anywhere_is_an_error()
+    {
+        var path = _files.Write("edge", "name: edge\narch: amd64\nboard: generic-efi\nk0s:\n  airgap: false\n");
+
+        Assert.Contains($"{path}:4:1: the k0s section has no 'version'", LoadFails(path).Message);
     }
 }

@@ -50,7 +50,9 @@ public sealed class ProfileWriterTests : IDisposable
             kernel:
               cmdline: 'console=ttyS0,115200 quiet "x"'
             k0s:
-              labels: {"role": "edge", "zone": "true"}
+              version: v1.34.1+k0s.0
+              worker:
+                labels: {"role": "edge", "zone": "true"}
             """);
         var original = ProfileLoader.Load(leaf);
 
@@ -59,7 +61,7 @@ public sealed class ProfileWriterTests : IDisposable
         Assert.Equal("yes", reloaded.Description);
         Assert.Equal(["a: b", "#x", "[y]", "1.5"], reloaded.Overlays);
         Assert.Equal("console=ttyS0,115200 quiet \"x\"", reloaded.Kernel.CommandLine);
-        Assert.Equal("true", reloaded.K0s!.Labels["zone"]);
+        Assert.Equal("true", reloaded.K0s!.Worker.Labels["zone"]);
     }
 
     private static string Values(string yaml) => string.Join("\n", yaml.Split('\n').Where(l => !l.StartsWith('#')));
