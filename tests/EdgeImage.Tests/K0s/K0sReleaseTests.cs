@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using EdgeImage.K0s;
 using EdgeImage.Packages;
+using EdgeImage.Tests.Fixtures;
 
 namespace EdgeImage.Tests.K0s;
 
@@ -120,6 +121,135 @@ public sealed class K0sReleaseTests : IDisposable
         Assert.Equal(ExitCodes.InvalidProfile, error.ExitCode);
     }
 
+    [Fact]
+    public async Task Binary_with_a_cosign_signature_made_by_openssl_is_accepted_and_verified_again_offline()
+    {
+        var binary = AmdStandInBinary();
+        Publish("k0s-v1.34.1+k0s.0-amd64", binary);
+        var key = OpensslKey("cosign");
+        SignWithOpenssl(key, "k0s-v1.34.1+k0s.0-amd64");
+        var request = Request("amd64", ReleaseDir) with { CosignKey = key + ".pub" };
+        var release = new K0sRelease(_fetcher);
+
+        var path = await release.FetchAsync(request, Context());
+        var offline = await release.FetchAsync(request with { Source = Path.Combine(_root, "nowhere") }, Context() with { Offline = true });
+
+        Assert.Equal(binary, File.ReadAllBytes(path));
+        Assert.Equal(path, offline);
+    }
+
+    [Fact]
+    public async Task Binary_changed_after_signing_is_refused_even_when_sha256sums_lists_the_new_one()
+    {
+        Publish("k0s-v1.34.1+k0s.0-amd64", AmdStandInBinary());
+        var key = OpensslKey("cosign");
+        SignWithOpenssl(key, "k0s-v1.34.1+k0s.0-amd64");
+        var tampered = AmdStandInBinary();
+        tampered[^1] ^= 0xff;
+        Publish("k0s-v1.34.1+k0s.0-amd64", tampered);
+
+        var error = await Refused(Request("amd64", ReleaseDir) with { CosignKey = key + ".pub" });
+
+        Assert.Contains("cosign signature", error.Message);
+        Assert.Contains("does not verify", error.Message);
+    }
+
+    [Fact]
+    public async Task Altered_signature_and_a_signature_by_another_key_are_refused()
+    {
+        Publish("k0s-v1.34.1+k0s.0-amd64", AmdStandInBinary());
+        var key = OpensslKey("cosign");
+        var other = OpensslKey("other");
+        var signature = SignWithOpenssl(key, "k0s-v1.34.1+k0s.0-amd64");
+        var der = Convert.FromBase64String(signature);
+        der[^3] ^= 0x01;
+        File.WriteAllText(SignaturePath("k0s-v1.34.1+k0s.0-amd64"), Convert.ToBase64String(der));
+
+        await Refused(Request("amd64", ReleaseDir) with { CosignKey = key + ".pub" });
+        SignWithOpenssl(key, "k0s-v1.34.1+k0s.0-amd64");
+        await Refused(Request("amd64", ReleaseDir) with { CosignKey = other + ".pub" });
+        await new K0sRelease(_fetcher).FetchAsync(Request("amd64", ReleaseDir) with { CosignKey = key + ".pub" }, Context());
+    }
+
+    [Fact]
+    public async Task Missing_signature_is_an_error_and_nothing_is_cached()
+    {
+        Publish("k0s-v1.34.1+k0s.0-amd64", AmdStandInBinary());
+        var key = OpensslKey("cosign");
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            new K0sRelease(_fetcher).FetchAsync(Request("amd64", ReleaseDir) with { CosignKey = key + ".pub" }, Context()));
+
+        Assert.EndsWith("k0s-v1.34.1+k0s.0-amd64.sig: not found", error.Message);
+        Assert.Contains("cosign_key", error.Hint);
+        Assert.False(Directory.Exists(Path.Combine(CacheDir, "sha256")));
+    }
+
+    [Fact]
+    public async Task Cached_binary_fetched_without_a_key_is_not_handed_out_offline_once_a_key_is_required()
+    {
+        Publish("k0s-v1.34.1+k0s.0-amd64", AmdStandInBinary());
+        var release = new K0sRelease(_fetcher);
+        await release.FetchAsync(Request("amd64", ReleaseDir), Context());
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() => release.FetchAsync(
+            Request("amd64", ReleaseDir) with { CosignKey = OpensslKey("cosign") + ".pub" }, Context() with { Offline = true }));
+
+        Assert.Contains("cosign signature is not in the cache", error.Message);
+    }
+
+    [Fact]
+    public async Task Airgap_bundle_is_verified_by_the_profiles_sha256_and_must_be_a_tar()
+    {
+        var tar = Path.Combine(_root, "bundle.tar");
+        TestTool.Run("tar", ["-cf", tar, "-C", "/usr/bin", "true"]);
+        var sha = Sha256(File.ReadAllBytes(tar));
+        var release = new K0sRelease(_fetcher);
+
+        var path = await release.FetchAirgapBundleAsync(Request("amd64", ReleaseDir), tar, sha, Context());
+        var wrongSha = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            release.FetchAirgapBundleAsync(Request("arm64", ReleaseDir), tar, Sha256([1]), Context()));
+        Publish("k0s-airgap-bundle-v1.34.1+k0s.0-arm64", Encoding.ASCII.GetBytes(new string('x', 1000)));
+        var notTar = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            release.FetchAirgapBundleAsync(Request("arm64", ReleaseDir), null, null, Context()));
+
+        Assert.Equal(File.ReadAllBytes(tar), File.ReadAllBytes(path));
+        Assert.Contains("given in the profile (k0s.airgap_bundle_sha256)", wrongSha.Message);
+        Assert.Contains("k0s-airgap-bundle-v1.34.1+k0s.0-arm64", notTar.Message);
+        Assert.Contains("not a tar archive", notTar.Message);
+    }
+
+    [Fact]
+    public void Cosign_key_on_another_curve_is_a_profile_error()
+    {
+        var key = Path.Combine(_root, "p384");
+        TestTool.Run("openssl", ["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", key]);
+        TestTool.Run("openssl", ["ec", "-in", key, "-pubout", "-out", key + ".pub"]);
+
+        var error = Assert.Throws<EdgeImageException>(() => CosignSignature.FromFile(key + ".pub"));
+
+        Assert.Equal(ExitCodes.InvalidProfile, error.ExitCode);
+        Assert.Contains("another curve than P-256", error.Message);
+    }
+
+    [Fact]
+    public void Signature_that_is_not_strict_der_is_rejected()
+    {
+        var key = OpensslKey("cosign");
+        var blob = Path.Combine(_root, "blob");
+        File.WriteAllBytes(blob, [1, 2, 3]);
+        var der = Convert.FromBase64String(TestTool.Run("bash", ["-c", $"openssl dgst -sha256 -sign '{key}' '{blob}' | base64 -w0"]));
+        var verifier = CosignSignature.FromFile(key + ".pub");
+        var sha = SHA256.HashData([1, 2, 3]);
+        // Same r and s, but the sequence length in long form: valid BER, not DER.
+        var ber = new byte[] { 0x30, 0x81, der[1] }.Concat(der[2..]).ToArray();
+
+        Assert.True(verifier.Verifies(sha, Encoding.ASCII.GetBytes(Convert.ToBase64String(der) + "\n")));
+        Assert.False(verifier.Verifies(sha, Encoding.ASCII.GetBytes(Convert.ToBase64String(ber))));
+        Assert.False(verifier.Verifies(SHA256.HashData([1, 2, 4]), Encoding.ASCII.GetBytes(Convert.ToBase64String(der))));
+        Assert.False(verifier.Verifies(sha, "not base64!"u8));
+    }
+
     public void Dispose()
     {
         _fetcher.Dispose();
@@ -157,6 +287,25 @@ public sealed class K0sReleaseTests : IDisposable
         File.WriteAllText(Path.Combine(dir, "sha256sums.txt"),
             $"{Sha256([9])}  k0s-{Version}-other\n{listedSha256 ?? Sha256(content)}  {listedName ?? asset}\n");
     }
+
+    /// <summary>An ECDSA P-256 key pair made by openssl, as `cosign generate-key-pair` makes: PATH (private) and PATH.pub (PEM PUBLIC KEY).</summary>
+    private string OpensslKey(string name)
+    {
+        var key = Path.Combine(_root, name + ".key");
+        TestTool.Run("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]);
+        TestTool.Run("openssl", ["ec", "-in", key, "-pubout", "-out", key + ".pub"]);
+        return key;
+    }
+
+    /// <summary>Signs a published asset as `cosign sign-blob --key` does: base64 of openssl's DER ECDSA signature over SHA-256, in ASSET.sig.</summary>
+    private string SignWithOpenssl(string key, string asset)
+    {
+        var signature = TestTool.Run("bash", ["-c", $"openssl dgst -sha256 -sign '{key}' '{Path.Combine(ReleaseDir, Version, asset)}' | base64 -w0"]);
+        File.WriteAllText(SignaturePath(asset), signature);
+        return signature;
+    }
+
+    private string SignaturePath(string asset) => Path.Combine(ReleaseDir, Version, asset + ".sig");
 
     /// <summary>Stand-in for the amd64 k0s binary: the host's /usr/bin/true, a real x86-64 ELF.</summary>
     private static byte[] AmdStandInBinary() => File.ReadAllBytes("/usr/bin/true");
