@@ -1,0 +1,72 @@
+using System.Text;
+
+namespace EdgeImage.Oci;
+
+/// <summary>
+/// A `WWW-Authenticate: Bearer realm="...",service="...",scope="..."` challenge (the Docker registry
+/// token flow). Values may be quoted and a quoted scope may hold commas
+/// ("repository:a/b:pull,push"), so the header is read as RFC 7235 auth-params, not split at ','.
+/// </summary>
+public sealed record BearerChallenge(string Realm, string? Service, string? Scope)
+{
+    public static BearerChallenge? TryParse(string header)
+    {
+        var text = header.Trim();
+        if (!text.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        var parameters = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var i = "Bearer ".Length;
+        while (i < text.Length)
+        {
+            while (i < text.Length && text[i] is ' ' or ',')
+            {
+                i++;
+            }
+            var equals = text.IndexOf('=', i);
+            if (equals < 0)
+            {
+                break;
+            }
+            var key = text[i..equals].Trim();
+            i = equals + 1;
+            var value = new StringBuilder();
+            if (i < text.Length && text[i] == '"')
+            {
+                for (i++; i < text.Length && text[i] != '"'; i++)
+                {
+                    if (text[i] == '\\' && i + 1 < text.Length)
+                    {
+                        i++;
+                    }
+                    value.Append(text[i]);
+                }
+                i++;
+            }
+            else
+            {
+                for (; i < text.Length && text[i] != ','; i++)
+                {
+                    value.Append(text[i]);
+                }
+            }
+            parameters[key] = value.ToString().Trim();
+        }
+        return parameters.TryGetValue("realm", out var realm) && realm.Length > 0
+            ? new BearerChallenge(realm, parameters.GetValueOrDefault("service"), parameters.GetValueOrDefault("scope"))
+            : null;
+    }
+
+    /// <summary>The token endpoint URL: realm?service=...&amp;scope=... (scope falls back to pull on the repository asked for).</summary>
+    public Uri TokenUrl(string repository)
+    {
+        var query = new List<string>();
+        if (Service is not null)
+        {
+            query.Add("service=" + Uri.EscapeDataString(Service));
+        }
+        query.Add("scope=" + Uri.EscapeDataString(Scope ?? $"repository:{repository}:pull"));
+        return new Uri(Realm + (Realm.Contains('?') ? "&" : "?") + string.Join("&", query));
+    }
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace EdgeImage.IntegrationTests.Airgap;
+
+/// <summary>
+/// Debian's docker-registry (the CNCF distribution registry) serving on 127.0.0.1 from a temporary
+/// storage directory, without auth, for the lifetime of a test class. Images are pushed into it
+/// with skopeo from OCI layouts the tests write themselves.
+/// </summary>
+public sealed class LocalRegistry : IAsyncLifetime
+{
+    public const string Binary = "/usr/bin/docker-registry";
+
+    private readonly string _root = Directory.CreateTempSubdirectory("eig-registry-").FullName;
+    private Process? _process;
+
+    /// <summary>127.0.0.1:PORT, the registry part of image references.</summary>
+    public string Host { get; private set; } = "";
+
+    public string Storage => Path.Combine(_root, "storage");
+
+    public string Scratch => Path.Combine(_root, "scratch");
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(Binary) || !File.Exists("/usr/bin/skopeo"))
+        {
+            throw new InvalidOperationException("the registry tests need Debian's docker-registry and skopeo: apt-get install docker-registry skopeo");
+        }
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        Host = $"127.0.0.1:{port}";
+        Directory.CreateDirectory(Storage);
+        Directory.CreateDirectory(Scratch);
+        var config = Path.Combine(_root, "config.yml");
+        await File.WriteAllTextAsync(config, $"""
+            version: 0.1
+            log:
+              level: warn
+            storage:
+              filesystem:
+                rootdirectory: {Storage}
+            http:
+              addr: {Host}
+            """);
+        var start = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("serve");
+        start.ArgumentList.Add(config);
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        using var http = new HttpClient();
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var response = await http.GetAsync($"http://{Host}/v2/");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+                await Task.Delay(100);
+            }
+            catch (HttpRequestException) when (deadline.Elapsed < TimeSpan.FromSeconds(30) && !_process.HasExited)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    /// <summary>Pushes an OCI layout's image (an index with --all) to NAME:TAG in this registry.</summary>
+    public void Push(string layout, string refName, string repository, string tag) =>
+        TrixieDebs.Run("skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false",
+            $"oci:{layout}:{refName}", $"docker://{Host}/{repository}:{tag}");
+
+    /// <summary>The blob's data file in the registry's storage (filesystem driver layout).</summary>
+    public string BlobFile(string digest) =>
+        Path.Combine(Storage, "docker", "registry", "v2", "blobs", "sha256", digest[7..9], digest[7..], "data");
+
+    public Task DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+        _process?.Dispose();
+        Directory.Delete(_root, recursive: true);
+        return Task.CompletedTask;
+    }
+}
