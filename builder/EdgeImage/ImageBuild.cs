@@ -5,6 +5,7 @@ using EdgeImage.Boot;
 using EdgeImage.Disk;
 using EdgeImage.Filesystems;
 using EdgeImage.Initramfs;
+using EdgeImage.K0s;
 using EdgeImage.Kernel;
 using EdgeImage.Profiles;
 using EdgeImage.Rootfs;
@@ -23,6 +24,9 @@ public sealed record ImageRequest
 
     /// <summary>Squashfs compressor of the root slots.</summary>
     public string Compression { get; init; } = "zstd";
+
+    /// <summary>--no-k0s and --k0s-binary.</summary>
+    public K0sOptions K0s { get; init; } = new();
 }
 
 /// <summary>
@@ -30,7 +34,7 @@ public sealed record ImageRequest
 /// chain, one kernel + initramfs per slot), root A and B (read-only squashfs) and a data partition
 /// the initramfs formats on first boot. One readable method; each step is a small stage.
 /// </summary>
-public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
+public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k0sSources)
 {
     public const string ImageName = "edge.img";
     public const string ManifestName = "manifest.json";
@@ -54,6 +58,12 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
         var stages = new List<StageTiming>();
         var clock = Stopwatch.StartNew();
 
+        var k0s = await k0sSources.FetchAsync(profile, request.K0s, context);
+        if (k0s is not null)
+        {
+            stages.Add(Stage("k0s fetch+verify", clock));
+        }
+
         using var composed = await rootfs.ComposeAsync(new RootfsRequest
         {
             Profile = profile,
@@ -66,8 +76,22 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
 
         PrepareImmutableLayout(tree, context.SourceDateEpoch);
         var kernel = await KernelInstall.PrepareAsync(tree, tools, context, profile.Locate("kernel"), profile.Kernel.ExcludeModules,
-            [.. InitramfsBuilder.CoreModules, .. board.InitramfsModules(profile), .. profile.Kernel.Modules, .. ModulePruning.K0sModules]);
+            [.. InitramfsBuilder.CoreModules, .. board.InitramfsModules(profile), .. profile.Kernel.Modules, .. ModulePruning.K0sModules,
+             .. k0s is null ? [] : K0sRequirements.Modules]);
         stages.Add(Stage("kernel modules", clock));
+
+        ManifestK0s? k0sManifest = null;
+        if (k0s is not null)
+        {
+            var imagesMiB = (k0s.Images.Sum(i => i.Blobs.Sum(b => b.Size)) * 2 + (1 << 20) - 1) >> 20;
+            K0sRequirements.Check(tree, kernel, profile, imagesMiB, log);
+            k0sManifest = await K0sInstall.InstallAsync(tree, k0s, profile.K0s!.Airgap, context);
+            stages.Add(Stage("k0s", clock));
+        }
+        else if (profile.K0s is not null)
+        {
+            log.Warn($"building {profile.Name} without k0s (--no-k0s): the image cannot join a cluster");
+        }
 
         using var initramfsStream = new MemoryStream();
         var initramfs = InitramfsBuilder.Write(new InitramfsInput
@@ -125,6 +149,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools)
             Packages = composed.Packages.Select(p => new ManifestPackage(p.Name, p.Version, p.Architecture, p.Sha256)).ToList(),
             Sizes = new ManifestSizes(kernelBytes.Length, initramfsBytes.Length, rootSize, kernelBytes.Length + initramfsBytes.Length + rootSize),
             InitramfsModules = initramfs.Modules,
+            K0s = k0sManifest,
         };
         await AtomicFile.WriteAsync(Path.Combine(request.OutputDirectory, ManifestName), stream => JsonSerializer.SerializeAsync(stream, manifest, ManifestJson.Default.ImageManifest));
         stages.Add(Stage("manifest", clock));
@@ -195,6 +220,9 @@ public sealed record ImageManifest
     public required ManifestSizes Sizes { get; init; }
     public required IReadOnlyList<string> InitramfsModules { get; init; }
     public required IReadOnlyList<ManifestPackage> Packages { get; init; }
+
+    /// <summary>The k0s binary and image archives in the image, with their digests; null for an image without k0s.</summary>
+    public ManifestK0s? K0s { get; init; }
 
     /// <summary>Timings of this run; reported, never written (they would break reproducibility).</summary>
     [JsonIgnore]

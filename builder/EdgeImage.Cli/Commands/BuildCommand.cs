@@ -1,4 +1,6 @@
 using System.CommandLine;
+using EdgeImage.K0s;
+using EdgeImage.Oci;
 using EdgeImage.Packages;
 using EdgeImage.Tools;
 
@@ -17,6 +19,18 @@ internal static class BuildCommand
             Description = "Squashfs compression of the root slots: zstd, xz, gzip, lz4 or lzo.",
             DefaultValueFactory = _ => "zstd",
         };
+        var noK0s = new Option<bool>("--no-k0s")
+        {
+            Description = "Build without k0s even when the profile has a k0s section (no binary, no airgap bundle, no requirement check).",
+        };
+        var k0sBinary = new Option<string?>("--k0s-binary")
+        {
+            Description = "Install this k0s binary instead of fetching the profile's release; an ELF must match the profile's architecture.",
+        };
+        var insecureRegistry = new Option<string[]>("--insecure-registry")
+        {
+            Description = "Pull k0s.images from this registry (host[:port]) over plain http. Loopback registries always are.",
+        };
         var command = new Command("build", """
             Build a bootable, immutable disk image for a profile: GPT with an ESP (systemd-boot, A/B entries
             with boot counting), read-only squashfs root slots A and B, and a data partition that holds /etc
@@ -25,21 +39,41 @@ internal static class BuildCommand
         BuildOptions.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(compression);
+        command.Options.Add(noK0s);
+        command.Options.Add(k0sBinary);
+        command.Options.Add(insecureRegistry);
         command.SetAction(async (parse, cancellation) =>
         {
+            if (parse.GetValue(noK0s) && parse.GetValue(k0sBinary) is not null)
+            {
+                throw new EdgeImageException("--no-k0s and --k0s-binary contradict each other", "Give one of them.", ExitCodes.Usage);
+            }
             var profile = BuildOptions.LoadProfile(parse);
+            if (parse.GetValue(k0sBinary) is not null && profile.K0s is null)
+            {
+                throw new EdgeImageException($"--k0s-binary was given but profile {profile.Name} has no k0s section",
+                    $"Add `k0s:` with a version to {profile.SourcePath}, or drop --k0s-binary.", ExitCodes.Usage);
+            }
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("out", profile.Name));
             var log = new ConsoleBuildLog(parse.GetValue(GlobalOptions.Verbose));
             var manifest = await BuildOptions.WithWorkDirAsync(Path.GetDirectoryName(outDir)!, async workDir =>
             {
                 using var fetcher = new MirrorFetcher();
-                var build = new ImageBuild(new RootfsBuild(fetcher, new MirrorDiscovery()), new HostTools());
+                using var registryHttp = new HttpClient();
+                var insecure = (parse.GetValue(insecureRegistry) ?? []).ToHashSet(StringComparer.Ordinal);
+                var k0sSources = new K0sSources(fetcher, new OciPuller(new RegistryClient(registryHttp, insecure)));
+                var build = new ImageBuild(new RootfsBuild(fetcher, new MirrorDiscovery()), new HostTools(), k0sSources);
                 return await build.BuildAsync(new ImageRequest
                 {
                     Profile = profile,
                     Mirror = parse.GetValue(BuildOptions.Mirror),
                     OutputDirectory = outDir,
                     Compression = parse.GetValue(compression)!,
+                    K0s = new K0sOptions
+                    {
+                        Disabled = parse.GetValue(noK0s),
+                        Binary = parse.GetValue(k0sBinary),
+                    },
                 }, BuildOptions.Context(parse, workDir, log, cancellation));
             });
             log.Info($"image: {Path.Combine(outDir, ImageBuild.ImageName)} ({manifest.DiskSize >> 20} MiB disk, OS payload {manifest.Sizes.Payload >> 20} MiB)");

@@ -44,6 +44,9 @@ internal sealed record VerifiedAsset
 
     /// <summary>Named cache entry that remembers "SHA256 SIZE" of the last verified copy.</summary>
     public required string CacheName { get; init; }
+
+    /// <summary>How else the user can provide the asset when its source cannot be reached.</summary>
+    public required string Alternatives { get; init; }
 }
 
 /// <summary>
@@ -74,6 +77,8 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
             MaxSize = MaxBinarySize,
             CheckContent = header => BinaryProblem(header, request.Architecture),
             CacheName = $"k0s/{request.Version}/{asset}",
+            Alternatives = "give the binary with --k0s-binary PATH, point k0s.source at a mirror or a local directory laid out as "
+                + "VERSION/ASSET beside VERSION/sha256sums.txt, or build without k0s (--no-k0s)",
         }, request.CosignKey, ctx);
     }
 
@@ -96,6 +101,8 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
                 ? null
                 : "not a tar archive (an airgap bundle is a tar of image archives)",
             CacheName = $"k0s/{request.Version}/{asset}",
+            Alternatives = "set k0s.airgap_bundle to a local copy or a reachable URL (with k0s.airgap_bundle_sha256), point k0s.source "
+                + "at a mirror, set k0s.airgap: false, or build without k0s (--no-k0s)",
         }, request.CosignKey, ctx);
     }
 
@@ -131,14 +138,14 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         }
 
         var expected = asset.Sha256
-            ?? ExpectedSha256(await ReadSmallAsync(asset.SumsUrl!, cancellation), asset.Name, asset.SumsUrl!);
+            ?? ExpectedSha256(await ReadSmallAsync(asset.SumsUrl!, asset.Alternatives, cancellation), asset.Name, asset.SumsUrl!);
 
         // The signature covers the sha256 the file must have, so it is checked before anything is downloaded or reused.
         byte[]? verifiedSignature = null;
         if (signer is not null)
         {
             var signatureUrl = new Uri(asset.Url + ".sig");
-            verifiedSignature = Encoding.ASCII.GetBytes(await ReadSmallAsync(signatureUrl, cancellation));
+            verifiedSignature = Encoding.ASCII.GetBytes(await ReadSmallAsync(signatureUrl, asset.Alternatives, cancellation));
             CheckSignature(signer, expected, verifiedSignature, asset, signatureUrl);
         }
 
@@ -268,9 +275,9 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
             "Check the k0s version and architecture, or that the source's sha256sums.txt belongs to this release.");
     }
 
-    private async Task<string> ReadSmallAsync(Uri url, CancellationToken cancellation)
+    private async Task<string> ReadSmallAsync(Uri url, string alternatives, CancellationToken cancellation)
     {
-        await using var stream = await OpenAsync(url, cancellation);
+        await using var stream = await OpenAsync(url, alternatives, cancellation);
         var buffer = new MemoryStream();
         var chunk = new byte[1 << 16];
         int read;
@@ -289,7 +296,7 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
     private async Task<(string Sha256, long Size, byte[] Header)> DownloadAsync(VerifiedAsset asset, string temp, CancellationToken cancellation)
     {
         var url = asset.Url;
-        await using var source = await OpenAsync(url, cancellation);
+        await using var source = await OpenAsync(url, asset.Alternatives, cancellation);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var header = new MemoryStream();
         long total = 0;
@@ -316,7 +323,7 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         return (Convert.ToHexStringLower(hash.GetHashAndReset()), total, header.ToArray());
     }
 
-    private async Task<Stream> OpenAsync(Uri url, CancellationToken cancellation)
+    private async Task<Stream> OpenAsync(Uri url, string alternatives, CancellationToken cancellation)
     {
         Stream? stream;
         try
@@ -326,10 +333,8 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         catch (EdgeImageException e)
         {
             // The transport speaks of "the mirror"; for k0s the user needs to know the other ways in.
-            throw new EdgeImageException($"cannot fetch {url}: {e.Message}",
-                $"If this machine cannot reach {url.Host}, give the binary with --k0s-binary PATH, point k0s.source at a mirror "
-                + "or a local directory laid out as VERSION/ASSET beside VERSION/sha256sums.txt, or build without k0s (--no-k0s).",
-                e.ExitCode, e);
+            throw new EdgeImageException($"cannot fetch {url}: {e.InnerException?.Message ?? e.Message}",
+                $"If this machine cannot reach {url.Host}: {alternatives}.", e.ExitCode, e);
         }
         return stream ?? throw new EdgeImageException($"{url}: not found",
             url.AbsolutePath.EndsWith(".sig", StringComparison.Ordinal)

@@ -166,6 +166,17 @@ public sealed class RootfsTree : IDisposable
             Content = StoreContent(bytes),
         });
 
+    /// <summary>Writes a generated regular file of <paramref name="length"/> bytes read from <paramref name="content"/>, without holding it in memory.</summary>
+    public void WriteFile(string path, Stream content, long length, long mtime, int mode = 0x1A4) =>
+        Set(new RootfsEntry
+        {
+            Path = Resolve(path, followFinal: false, path),
+            Kind = RootfsEntryKind.File,
+            Mode = mode,
+            MTime = mtime,
+            Content = _store.Generated.Append(content, length, path),
+        });
+
     public void WriteSymlink(string path, string target, long mtime) =>
         Set(new RootfsEntry { Path = Resolve(path, followFinal: false, path), Kind = RootfsEntryKind.Symlink, Mode = 0x1FF, LinkTarget = target, MTime = mtime });
 

@@ -87,7 +87,7 @@ public static class BoardImages
         try
         {
             var directory = Path.Combine(Output, profile);
-            var result = await Cli.RunAsync(["build", "--profile", profile, "--out", directory], new CliOptions { Timeout = BuildTimeout });
+            var result = await Cli.RunAsync(["build", "--profile", profile, "--out", directory, "--no-k0s"], new CliOptions { Timeout = BuildTimeout });
             if (result.ExitCode != 0)
             {
                 throw new InvalidOperationException($"{profile} did not build:\n{result}");

@@ -105,7 +105,7 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
     {
         var name = Path.GetFileNameWithoutExtension(profile);
         var clock = Stopwatch.StartNew();
-        var result = await Cli.RunAsync(["build", "--profile", profile, "--out", Path.Combine(OutputRoot, name), .. extra], new CliOptions
+        var result = await Cli.RunAsync(["build", "--profile", profile, "--out", Path.Combine(OutputRoot, name), "--no-k0s", .. extra], new CliOptions
         {
             Environment = environment,
             Timeout = BootCheckImage.BuildTimeout,

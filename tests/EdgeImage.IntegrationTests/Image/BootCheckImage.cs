@@ -73,7 +73,7 @@ public static class BootCheckImage
         var cli = UnprivilegedCli.Shared;
         var output = Path.Combine(cli.Output, "generic-x86_64-boot-check");
         var clock = Stopwatch.StartNew();
-        var result = await cli.RunAsync(["build", "--profile", cli.BootCheckProfile, "--out", output], BuildTimeout, BuildEnvironment);
+        var result = await cli.RunAsync(["build", "--profile", cli.BootCheckProfile, "--out", output, "--no-k0s"], BuildTimeout, BuildEnvironment);
         clock.Stop();
         if (result.ExitCode != 0)
         {
