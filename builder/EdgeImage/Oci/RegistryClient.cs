@@ -116,22 +116,24 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
                 "The registry refuses anonymous pulls of this image; only public images can be pulled so far.");
         }
         var body = await response.Content.ReadAsByteArrayAsync(cancellation);
+        return TokenIn(body) ?? throw new EdgeImageException($"{image}: token endpoint {url} answered without a token",
+            "The registry's token service is not one this builder understands (it expects JSON with \"token\").");
+    }
+
+    /// <summary>The token of a token-service answer: "token", or OAuth2's "access_token" some services send instead.</summary>
+    private static string? TokenIn(byte[] body)
+    {
         try
         {
             using var json = JsonDocument.Parse(body);
-            foreach (var name in (string[])["token", "access_token"])
-            {
-                if (json.RootElement.TryGetProperty(name, out var value) && value.GetString() is { Length: > 0 } token)
-                {
-                    return token;
-                }
-            }
+            return ((string[])["token", "access_token"])
+                .Select(name => json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null)
+                .FirstOrDefault(token => !string.IsNullOrEmpty(token));
         }
         catch (JsonException)
         {
+            return null;
         }
-        throw new EdgeImageException($"{image}: token endpoint {url} answered without a token",
-            "The registry's token service is not one this builder understands (it expects JSON with \"token\").");
     }
 
     private static bool IsLoopback(string host) =>
