@@ -106,9 +106,6 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         }, request.CosignKey, ctx);
     }
 
-    public static string AirgapBundleName(K0sReleaseRequest request) =>
-        AssetName(request).Replace("k0s-", "k0s-airgap-bundle-", StringComparison.Ordinal);
-
     private async Task<string> FetchVerifiedAsync(VerifiedAsset asset, string? cosignKey, BuildContext ctx)
     {
         var cache = new ContentCache(ctx.CacheDir, ctx.Log);
@@ -227,15 +224,19 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         return null;
     }
 
+    public static string AssetName(K0sReleaseRequest request) => $"k0s-{request.Version}-{GoArchitecture(request)}";
+
+    public static string AirgapBundleName(K0sReleaseRequest request) => $"k0s-airgap-bundle-{request.Version}-{GoArchitecture(request)}";
+
     /// <summary>k0s names its assets after Go's architectures, which differ from Debian's for 32-bit ARM.</summary>
-    public static string AssetName(K0sReleaseRequest request)
+    private static string GoArchitecture(K0sReleaseRequest request)
     {
         if (!VersionPattern().IsMatch(request.Version))
         {
             throw new EdgeImageException($"k0s version '{request.Version}' is not a k0s release tag",
                 "Write it like v1.34.1+k0s.0.", ExitCodes.InvalidProfile);
         }
-        var goArch = request.Architecture switch
+        return request.Architecture switch
         {
             "amd64" => "amd64",
             "arm64" => "arm64",
@@ -243,7 +244,6 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
             _ => throw new EdgeImageException($"k0s has no binary for architecture '{request.Architecture}'",
                 "Use a profile with architecture amd64, arm64 or armhf.", ExitCodes.InvalidProfile),
         };
-        return $"k0s-{request.Version}-{goArch}";
     }
 
     private static Uri Url(K0sReleaseRequest request, string file)
