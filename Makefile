@@ -8,7 +8,7 @@ CONFIG ?= Release
 CLI := builder/EdgeImage.Cli/bin/$(CONFIG)/net10.0/edgeimage
 
 # Host tools the builder and its tests call. Keep in sync with builder/EdgeImage/Tools.
-APT_PACKAGES := apt debian-archive-keyring gpg xz-utils zstd util-linux dpkg-dev mmdebstrap time binutils busybox-static fdisk gdisk cpio kmod squashfs-tools-ng squashfs-tools dosfstools mtools e2fsprogs qemu-system-x86 ovmf jq systemd liblzma5
+APT_PACKAGES := apt debian-archive-keyring gpg xz-utils zstd util-linux dpkg-dev mmdebstrap time binutils busybox-static fdisk gdisk cpio kmod squashfs-tools-ng squashfs-tools dosfstools mtools e2fsprogs qemu-system-x86 ovmf jq systemd liblzma5 docker-registry skopeo openssl
 
 .PHONY: all deps build test test-boards unit integration demo bench fmt clean
 
