@@ -39,7 +39,7 @@ public class ShippedProfilesTests
         // An immutable image carries no package manager: no required set, only what a node runs.
         Assert.False(profile.IncludeRequired);
         Assert.Equal(
-            ["base-files", "base-passwd", "systemd", "systemd-sysv", "udev", "kmod", "dash", "coreutils", "util-linux", "mount", "findutils",
+            ["systemd", "systemd-sysv", "udev", "kmod", "base-files", "base-passwd", "dash", "coreutils", "util-linux", "mount", "findutils",
              "grep", "sed", "gzip", "busybox-static", "e2fsprogs", "fdisk", "iproute2", "ca-certificates", "openssl", "tiny-initramfs"],
             profile.Packages);
         Assert.Null(profile.Mirror);
