@@ -77,7 +77,8 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
         PrepareImmutableLayout(tree, context.SourceDateEpoch);
         var kernel = await KernelInstall.PrepareAsync(tree, tools, context, profile.Locate("kernel"), profile.Kernel.ExcludeModules,
             [.. InitramfsBuilder.CoreModules, .. board.InitramfsModules(profile), .. profile.Kernel.Modules, .. ModulePruning.K0sModules,
-             .. k0s is null ? [] : K0sRequirements.Modules]);
+             .. k0s is null ? [] : K0sRequirements.Modules],
+            profile.Kernel.IncludeModules);
         stages.Add(Stage("kernel modules", clock));
 
         ManifestK0s? k0sManifest = null;
@@ -165,15 +166,29 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
                 $"`edgeimage rootfs --profile {profile.Name}` composes its root file system; disk images are built for: {string.Join(", ", Boards.Keys)}");
 
     /// <summary>
+    /// Units Debian's packages start on every machine that an immutable image has no use for, masked
+    /// (linked to /dev/null) so they neither run nor fail: ldconfig.service rebuilds the linker cache
+    /// on first boot with a tool the image does not ship (its libraries sit in the loader's default
+    /// paths); e2scrub checks ext4 volumes on LVM with bash and LVM tools it does not ship either;
+    /// getty-static starts gettys on tty2-6 where there is no login to offer.
+    /// </summary>
+    public static readonly IReadOnlyList<string> MaskedUnits =
+        ["ldconfig.service", "e2scrub_all.timer", "e2scrub_all.service", "e2scrub_reap.service", "getty-static.service"];
+
+    /// <summary>
     /// What a read-only root needs that no package ships: mount points for the data partition and
-    /// the ESP (systemd mounts it at /efi to bless a good boot), and a journal directory so the
-    /// journal is persistent on the data partition.
+    /// the ESP (systemd mounts it at /efi to bless a good boot), a journal directory so the
+    /// journal is persistent on the data partition, and the masks of <see cref="MaskedUnits"/>.
     /// </summary>
     private static void PrepareImmutableLayout(RootfsTree tree, long epoch)
     {
         tree.EnsureDirectory("/data", epoch);
         tree.EnsureDirectory("/efi", epoch, 0b111_000_000);
         tree.EnsureDirectory("/var/log/journal", epoch, 0b111_101_101 | 0x400);
+        foreach (var unit in MaskedUnits.Where(u => tree[$"/usr/lib/systemd/system/{u}"] is not null))
+        {
+            tree.WriteSymlink($"/etc/systemd/system/{unit}", "/dev/null", epoch);
+        }
     }
 
     private static void CheckRootFits(Profile profile, long rootSize)

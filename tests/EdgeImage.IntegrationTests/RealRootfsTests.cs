@@ -39,7 +39,7 @@ public sealed partial class RealRootfsTests(ITestOutputHelper output)
 
             var apt = AptSimulation.ForSuite(arch);
             var resolver = new Resolver(apt.ReadIndex(), arch);
-            string[] wanted = [.. profile.Packages, profile.Kernel.Package!, .. resolver.RequiredPackages()];
+            string[] wanted = [.. profile.Packages, profile.Kernel.Package!, .. profile.IncludeRequired ? resolver.RequiredPackages() : []];
             var expected = apt.SimulateInstall(wanted).Select(p => $"{p.Name}={p.Version}").Order(StringComparer.Ordinal).ToList();
             var actual = composed.Packages.Select(p => $"{p.Name}={p.Version}").Order(StringComparer.Ordinal).ToList();
             output.WriteLine($"{name}: {actual.Count} packages, apt {expected.Count}");

@@ -87,7 +87,7 @@ public sealed record KernelInstall
     /// what they depend on, so the indexes describe exactly the modules that ship.
     /// </summary>
     public static async Task<KernelInstall> PrepareAsync(RootfsTree tree, HostTools tools, BuildContext context, string origin,
-        IReadOnlyList<string>? excludeModules = null, IEnumerable<string>? keepModules = null)
+        IReadOnlyList<string>? excludeModules = null, IEnumerable<string>? keepModules = null, IReadOnlyList<string>? includeModules = null)
     {
         var versions = tree.Children("/usr/lib/modules").Where(e => e.Kind == RootfsEntryKind.Directory).Select(e => Path.GetFileName(e.Path)).ToList();
         if (versions.Count != 1)
@@ -101,10 +101,10 @@ public sealed record KernelInstall
         var image = tree[$"/boot/vmlinuz-{version}"] ?? throw new EdgeImageException(
             $"kernel {version} has modules but no /boot/vmlinuz-{version}", $"the kernel package in {origin} is incomplete; pick a linux-image-* package");
 
-        var pruned = ModulePruning.Apply(tree, modulesDir, excludeModules ?? [], keepModules ?? []);
+        var pruned = ModulePruning.Apply(tree, modulesDir, excludeModules ?? [], keepModules ?? [], includeModules);
         if (pruned.Files > 0)
         {
-            context.Log.Info($"kernel.exclude_modules: removed {pruned.Files} modules ({pruned.Bytes >> 20} MiB)" +
+            context.Log.Info($"kernel.include_modules/exclude_modules: removed {pruned.Files} modules ({pruned.Bytes >> 20} MiB)" +
                              (pruned.Protected.Count > 0 ? $", kept {pruned.Protected.Count} needed ones: {string.Join(" ", pruned.Protected)}" : ""));
         }
 

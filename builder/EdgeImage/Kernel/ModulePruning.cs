@@ -3,12 +3,14 @@ using EdgeImage.Rootfs;
 
 namespace EdgeImage.Kernel;
 
-/// <summary>What `kernel.exclude_modules` took out, and what it had to leave although a glob matched it.</summary>
+/// <summary>What `kernel.include_modules` and `kernel.exclude_modules` took out, and what they had to leave although a glob removed it.</summary>
 public sealed record ModulePruneResult(int Files, long Bytes, IReadOnlyList<string> Protected);
 
 /// <summary>
 /// Removes kernel module subtrees a device never loads (GPU, sound, media, wireless, ...) before
 /// the module indexes are generated, so modules.dep and modules.alias describe only what ships.
+/// An allowlist (include) keeps only the subtrees it names; the exclude list then takes subtrees
+/// out of what is left.
 /// Modules the image cannot work without are never removed: the ones asked for by name and
 /// everything they depend on, followed through each module's own "depends=" and "softdep=" tags
 /// (the same information depmod and modprobe use).
@@ -27,22 +29,30 @@ public static class ModulePruning
     /// <param name="modulesDirectory">/usr/lib/modules/VERSION inside the tree.</param>
     /// <param name="exclude">Globs relative to <paramref name="modulesDirectory"/>/kernel; a directory glob takes its whole subtree.</param>
     /// <param name="keep">Module names (dashes or underscores) that must stay, with their dependencies.</param>
-    public static ModulePruneResult Apply(RootfsTree tree, string modulesDirectory, IReadOnlyList<string> exclude, IEnumerable<string> keep)
+    /// <param name="include">Globs like <paramref name="exclude"/>; when there are any, a module outside all of them goes.</param>
+    public static ModulePruneResult Apply(RootfsTree tree, string modulesDirectory, IReadOnlyList<string> exclude, IEnumerable<string> keep,
+        IReadOnlyList<string>? include = null)
     {
-        if (exclude.Count == 0)
+        include ??= [];
+        if (exclude.Count == 0 && include.Count == 0)
         {
             return new ModulePruneResult(0, 0, []);
         }
         var kernelDir = modulesDirectory + "/kernel/";
         var below = tree.Sorted().Where(e => e.Path.StartsWith(kernelDir, StringComparison.Ordinal)).ToList();
         var files = below.Where(e => e.Kind == RootfsEntryKind.File && e.Path.Contains(".ko", StringComparison.Ordinal)).ToList();
-        var keepPaths = Closure(tree, files, keep);
+
+        bool Any(IReadOnlyList<string> globs, string relative) =>
+            globs.Any(g => Glob.Matches(g, relative) || Glob.Matches(g + "/*", relative));
 
         bool Matches(string path)
         {
             var relative = path[kernelDir.Length..];
-            return exclude.Any(g => Glob.Matches(g, relative) || Glob.Matches(g + "/*", relative));
+            return (include.Count > 0 && !Any(include, relative)) || Any(exclude, relative);
         }
+
+        // A module that ships must load: what it depends on stays too, wherever the globs put it.
+        var keepPaths = Closure(tree, files, keep.Concat(files.Where(f => !Matches(f.Path)).Select(f => KernelInstall.ModuleName(f.Path))));
 
         var removed = 0;
         var bytes = 0L;
@@ -67,6 +77,7 @@ public static class ModulePruning
             }
         }
         // Directories the globs emptied go too; a directory that still holds something stays.
+        // With an allowlist a directory outside it "matches" although a kept subtree lies below.
         var occupied = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in remaining)
         {
@@ -90,17 +101,14 @@ public static class ModulePruning
             byName.TryAdd(KernelInstall.ModuleName(file.Path), file.Path);
         }
         var result = new HashSet<string>(StringComparer.Ordinal);
-        var pending = new Queue<string>(names.Select(n => n.Replace('-', '_')));
-        while (pending.TryDequeue(out var name))
+        var frontier = names.Select(n => n.Replace('-', '_')).ToList();
+        while (frontier.Count > 0)
         {
-            if (!byName.TryGetValue(name, out var path) || !result.Add(path))
-            {
-                continue;
-            }
-            foreach (var dependency in Dependencies(KernelInstall.ReadModule(tree, path)))
-            {
-                pending.Enqueue(dependency.Replace('-', '_'));
-            }
+            var added = frontier.Select(n => byName.GetValueOrDefault(n)).OfType<string>().Where(result.Add).ToList();
+            // Decompressed in parallel: with an allowlist every shipped module's .ko.xz is read here.
+            frontier = added.AsParallel().AsOrdered()
+                .SelectMany(path => Dependencies(KernelInstall.ReadModule(tree, path)).Select(d => d.Replace('-', '_')))
+                .ToList();
         }
         return result;
     }

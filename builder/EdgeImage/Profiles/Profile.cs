@@ -76,6 +76,13 @@ public sealed record KernelSpec
     /// removed before the module indexes are generated. Globs as in <see cref="Profile.Exclude"/>.
     /// </summary>
     public IReadOnlyList<string> ExcludeModules { get; init; } = [];
+
+    /// <summary>
+    /// When not empty, the only module subtrees or files (same globs as <see cref="ExcludeModules"/>) that
+    /// ship; <see cref="ExcludeModules"/> then removes from what is left. Modules the initramfs or k0s
+    /// needs stay with their dependencies whatever either list says.
+    /// </summary>
+    public IReadOnlyList<string> IncludeModules { get; init; } = [];
 }
 
 public sealed record PartitionSizes

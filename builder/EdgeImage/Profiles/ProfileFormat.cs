@@ -92,6 +92,7 @@ internal static partial class ProfileFormat
                 new("modules", FieldKind.TextList) { Check = CheckWord },
                 new("cmdline", FieldKind.Text),
                 new("exclude_modules", FieldKind.TextList) { Check = CheckRelativeGlob },
+                new("include_modules", FieldKind.TextList) { Check = CheckRelativeGlob },
             ],
         },
         new("board", FieldKind.Text) { Requirement = Requirement.Effective, Check = CheckName },

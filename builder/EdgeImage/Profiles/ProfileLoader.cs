@@ -332,6 +332,7 @@ public static class ProfileLoader
                 Modules = Get<List<string>>(kernel, "modules") ?? [],
                 CommandLine = Get<string>(kernel, "cmdline"),
                 ExcludeModules = Get<List<string>>(kernel, "exclude_modules") ?? [],
+                IncludeModules = Get<List<string>>(kernel, "include_modules") ?? [],
             },
             Board = Get<string>(settings, "board")!,
             Partitions = new PartitionSizes

@@ -62,6 +62,8 @@ public static partial class ProfileWriter
         }
         yaml.Append($"  exclude_modules:{(profile.Kernel.ExcludeModules.Count == 0 ? " []" : "")}\n");
         BlockList(yaml, "  ", profile.Kernel.ExcludeModules);
+        yaml.Append($"  include_modules:{(profile.Kernel.IncludeModules.Count == 0 ? " []" : "")}\n");
+        BlockList(yaml, "  ", profile.Kernel.IncludeModules);
 
         Key("board", Scalar(profile.Board));
         Key("partitions");

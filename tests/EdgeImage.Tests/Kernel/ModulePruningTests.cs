@@ -66,6 +66,30 @@ public sealed class ModulePruningTests : IDisposable
     }
 
     [Fact]
+    public void An_allowlist_keeps_only_its_subtrees_and_what_their_modules_depend_on_and_the_exclude_list_still_applies()
+    {
+        Module("drivers/net/ethernet/intel/e1000e/e1000e.ko", "depends=ptp");
+        Module("drivers/net/ethernet/intel/ice/ice.ko", "depends=ptp");
+        Module("drivers/net/ethernet/mellanox/mlx5/mlx5_core.ko");
+        Module("drivers/ptp/ptp.ko", "depends=pps_core");
+        Module("drivers/pps/pps_core.ko");
+        Module("drivers/gpu/drm/drm.ko");
+        Module("fs/ext4/ext4.ko");
+        Module("fs/xfs/xfs.ko");
+
+        var result = ModulePruning.Apply(_tree, Modules, ["drivers/net/ethernet/intel/ice"], ["ext4"],
+            include: ["drivers/net/ethernet/intel"]);
+
+        Assert.Equal(["drivers/net/ethernet/intel/e1000e/e1000e.ko", "drivers/pps/pps_core.ko", "drivers/ptp/ptp.ko", "fs/ext4/ext4.ko"], Remaining());
+        Assert.Equal(["pps_core", "ptp", "ext4"], result.Protected);
+        Assert.Equal(4, result.Files);
+        Assert.Null(_tree[$"{Modules}/kernel/drivers/gpu"]);
+        Assert.Null(_tree[$"{Modules}/kernel/drivers/net/ethernet/mellanox"]);
+        Assert.Null(_tree[$"{Modules}/kernel/fs/xfs"]);
+        Assert.NotNull(_tree[$"{Modules}/kernel/drivers/net/ethernet/intel/e1000e"]);
+    }
+
+    [Fact]
     public void Dependencies_are_read_from_modinfo_tags_only()
     {
         var bytes = Encoding.ASCII.GetBytes("\x7f" + "ELF code mentions depends=nothing\0depends=a,b-c\0softdep=pre: d e post: f\0name=x\0");

@@ -280,6 +280,7 @@ public sealed class ProfileLoaderTests : IDisposable
               - /usr/share/doc/*/copyright
             kernel:
               exclude_modules: [sound, drivers/gpu]
+              include_modules: [net, drivers/net/virtio_net.ko*]
             """);
 
         var profile = ProfileLoader.Load(good);
@@ -287,6 +288,7 @@ public sealed class ProfileLoaderTests : IDisposable
         Assert.Equal(["/usr/share/doc/*", "/usr/share/man/*"], profile.Exclude);
         Assert.Equal(["/usr/share/doc/*/copyright"], profile.ExcludeKeep);
         Assert.Equal(["sound", "drivers/gpu"], profile.Kernel.ExcludeModules);
+        Assert.Equal(["net", "drivers/net/virtio_net.ko*"], profile.Kernel.IncludeModules);
 
         var bad = _files.Write("bad", """
             name: bad
@@ -295,10 +297,12 @@ public sealed class ProfileLoaderTests : IDisposable
             exclude: [usr/share/doc/*]
             kernel:
               exclude_modules: [/lib/modules]
+              include_modules: [/usr/lib/modules]
             """);
         var e = LoadFails(bad);
         Assert.Contains($"{bad}:4:11: 'exclude item': 'usr/share/doc/*' must be an absolute path glob inside the image, like /usr/share/doc/*", e.Message);
         Assert.Contains("'kernel.exclude_modules item': '/lib/modules' must be a path below the kernel's module directory", e.Message);
+        Assert.Contains("'kernel.include_modules item': '/usr/lib/modules' must be a path below the kernel's module directory", e.Message);
     }
 
     private const string Digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

@@ -36,14 +36,18 @@ public class ShippedProfilesTests
         Assert.Equal((name, arch, kernel, board), (profile.Name, profile.Arch, profile.Kernel.Package, profile.Board));
         Assert.Equal(components.Split(' '), profile.Components);
         Assert.Equal("trixie", profile.Suite);
-        Assert.True(profile.IncludeRequired);
-        Assert.Equal(["systemd", "systemd-sysv", "udev", "kmod", "busybox-static", "e2fsprogs", "fdisk", "iproute2", "ca-certificates"], profile.Packages);
+        // An immutable image carries no package manager: no required set, only what a node runs.
+        Assert.False(profile.IncludeRequired);
+        Assert.Equal(
+            ["systemd", "systemd-sysv", "udev", "kmod", "base-files", "base-passwd", "dash", "coreutils", "util-linux", "mount", "findutils",
+             "grep", "sed", "gzip", "busybox-static", "e2fsprogs", "fdisk", "iproute2", "ca-certificates", "openssl", "tiny-initramfs"],
+            profile.Packages);
         Assert.Null(profile.Mirror);
         Assert.False(string.IsNullOrWhiteSpace(profile.Description));
         Assert.Equal("v1.34.1+k0s.0", profile.K0s?.Version);
         Assert.Empty(profile.K0s!.Images);
         Assert.False(profile.Debug);
-        Assert.EndsWith(Path.Combine("profiles", "base", "debian-trixie.yaml") + ":9", profile.Locate("packages"));
+        Assert.EndsWith(Path.Combine("profiles", "base", "debian-trixie.yaml") + ":12", profile.Locate("packages"));
     }
 
     [Fact]
