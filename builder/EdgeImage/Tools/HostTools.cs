@@ -23,6 +23,7 @@ public sealed class HostTools(IReadOnlyList<string>? searchPath = null)
         ["mcopy"] = "mtools",
         ["mmd"] = "mtools",
         ["mdir"] = "mtools",
+        ["mdeltree"] = "mtools",
         ["sfdisk"] = "fdisk",
         ["cpio"] = "cpio",
         ["veritysetup"] = "cryptsetup-bin",
