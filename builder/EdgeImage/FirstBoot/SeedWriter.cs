@@ -44,7 +44,7 @@ public sealed class SeedWriter(HostTools tools)
             ["MTOOLS_SKIP_CHECK"] = "1",
         };
         var root = await tools.RunAsync("mdir", ["-b", "-i", fat, "::"], environment: environment, ct: ct);
-        if (root.Split('\n').Any(l => l.Trim().Equals("::/" + SeedFiles.Directory, StringComparison.OrdinalIgnoreCase)))
+        if (root.Split('\n').Any(l => l.Trim().TrimEnd('/').Equals("::/" + SeedFiles.Directory, StringComparison.OrdinalIgnoreCase)))
         {
             await tools.RunAsync("mdeltree", ["-i", fat, "::" + SeedFiles.Directory], environment: environment, ct: ct);
         }

@@ -24,6 +24,7 @@ public sealed class HostTools(IReadOnlyList<string>? searchPath = null)
         ["mmd"] = "mtools",
         ["mdir"] = "mtools",
         ["mdeltree"] = "mtools",
+        ["mtype"] = "mtools",
         ["sfdisk"] = "fdisk",
         ["cpio"] = "cpio",
         ["veritysetup"] = "cryptsetup-bin",

@@ -114,6 +114,7 @@ public sealed class UnprivilegedCli
         Run("cp", "-r", Path.GetDirectoryName(Cli.Dll)!, Path.Combine(root, "cli"));
         Directory.CreateDirectory(cli.Repository);
         Run("cp", "-r", Path.Combine(Cli.RepositoryRoot, "profiles"), cli.Repository);
+        Run("cp", "-rP", Path.Combine(Cli.RepositoryRoot, "overlays"), cli.Repository);
         var tests = Path.Combine(cli.Repository, "tests", "EdgeImage.IntegrationTests");
         Directory.CreateDirectory(tests);
         foreach (var folder in new[] { "profiles", "overlays" })

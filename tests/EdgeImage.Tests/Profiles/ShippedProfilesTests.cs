@@ -37,7 +37,9 @@ public class ShippedProfilesTests
         Assert.Equal(components.Split(' '), profile.Components);
         Assert.Equal("trixie", profile.Suite);
         Assert.True(profile.IncludeRequired);
-        Assert.Equal(["systemd", "systemd-sysv", "udev", "kmod", "busybox-static", "e2fsprogs", "fdisk", "iproute2", "ca-certificates"], profile.Packages);
+        Assert.Equal(["systemd", "systemd-sysv", "udev", "kmod", "busybox-static", "e2fsprogs", "fdisk", "iproute2", "ca-certificates", "openssl"], profile.Packages);
+        Assert.Equal(["k0s-join"], profile.Overlays);
+        Assert.True(File.Exists(Path.Combine(EdgeImage.Overlays.Overlay.Locate(profile, "k0s-join"), "usr", "lib", "edgeimage", "k0s-join")));
         Assert.Null(profile.Mirror);
         Assert.False(string.IsNullOrWhiteSpace(profile.Description));
         Assert.Equal("v1.34.1+k0s.0", profile.K0s?.Version);
