@@ -71,12 +71,11 @@ public sealed class FakeControlPlane : IAsyncDisposable
     public FakeServerIdentity Identity { get; set; } = FakeServerIdentity.Trusted;
 
     /// <summary>A worker join token for this control plane, made the way `k0s token create --role=worker` makes one.</summary>
-    public string JoinToken => new JoinToken
-    {
-        Server = new Uri($"https://{GuestAddress}:{GuestPort}"),
-        CertificateAuthorityPem = CaPem,
-        BearerToken = BearerToken,
-    }.Encode();
+    public string JoinToken => JoinTokenFor(new Uri($"https://{GuestAddress}:{GuestPort}"), BearerToken);
+
+    /// <summary>A token for another address of this fake (its certificate also names 127.0.0.1) or with another bearer token.</summary>
+    public string JoinTokenFor(Uri server, string bearerToken) =>
+        new JoinToken { Server = server, CertificateAuthorityPem = CaPem, BearerToken = bearerToken }.Encode();
 
     /// <summary>
     /// QEMU's guestfwd rule: a guest connection to GuestAddress:GuestPort runs busybox nc to the
@@ -102,8 +101,13 @@ public sealed class FakeControlPlane : IAsyncDisposable
     public bool IsIssuerOf(X509Certificate2 certificate) =>
         certificate.IssuerName.RawData.AsSpan().SequenceEqual(_ca.SubjectName.RawData) && VerifiesWithCa(certificate);
 
+    /// <summary>Starts listening; a second call does nothing.</summary>
     public async Task StartAsync()
     {
+        if (_app is not null)
+        {
+            return;
+        }
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrelHttpsConfiguration();
@@ -247,6 +251,7 @@ public sealed class FakeControlPlane : IAsyncDisposable
         var request = new CertificateRequest("CN=kube-apiserver (fake)", key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
         names.AddIpAddress(IPAddress.Parse(GuestAddress));
+        names.AddIpAddress(IPAddress.Loopback);
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
