@@ -14,6 +14,7 @@ root.Subcommands.Add(ProfilesCommand.Create());
 root.Subcommands.Add(RootfsCommand.Create());
 root.Subcommands.Add(BuildCommand.Create());
 root.Subcommands.Add(QemuCommand.Create());
+root.Subcommands.Add(SeedCommand.Create());
 
 var parsed = root.Parse(args);
 var verbose = parsed.GetValue(GlobalOptions.Verbose);

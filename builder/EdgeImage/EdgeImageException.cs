@@ -22,5 +22,8 @@ public static class ExitCodes
     public const int VerificationFailed = 4;
     public const int NotFound = 5;
     public const int MissingTool = 6;
+
+    /// <summary>A device seed (edgeimage/seed.yaml) is malformed.</summary>
+    public const int InvalidSeed = 7;
     public const int Cancelled = 130;
 }

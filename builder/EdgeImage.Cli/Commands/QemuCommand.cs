@@ -26,11 +26,15 @@ internal static class QemuCommand
         var dtb = new Option<string?>("--dtb") { Description = "Device tree for --kernel (required by the Raspberry Pi boards)." };
         var memory = new Option<int?>("--memory") { Description = "RAM in MiB (default: the board's)." };
         var forward = new Option<string[]>("--forward") { Description = "Host-to-guest forward in QEMU's hostfwd form, e.g. tcp:127.0.0.1:2222-:22; repeatable." };
+        var guestForward = new Option<string[]>("--guest-forward")
+        {
+            Description = "Guest-to-host forward in QEMU's guestfwd form, e.g. tcp:10.0.2.100:6443-tcp:127.0.0.1:6443 (or -cmd:COMMAND for a command per connection); repeatable. The guest's network reaches nothing else.",
+        };
         var snapshot = new Option<bool>("--snapshot") { Description = "Leave the image unchanged: the guest's writes go to a temporary overlay." };
 
         var command = new Command("qemu", "Boot an image (or a kernel) in QEMU and watch its serial console.")
         {
-            image, board, expect, timeout, kernel, initrd, append, dtb, memory, forward, snapshot,
+            image, board, expect, timeout, kernel, initrd, append, dtb, memory, forward, guestForward, snapshot,
         };
         command.SetAction(async (parsed, ct) =>
         {
@@ -50,6 +54,7 @@ internal static class QemuCommand
                 Dtb = parsed.GetValue(dtb),
                 MemoryMiB = parsed.GetValue(memory),
                 HostForwards = parsed.GetValue(forward) ?? [],
+                GuestForwards = parsed.GetValue(guestForward) ?? [],
                 Snapshot = parsed.GetValue(snapshot),
                 AttachTerminal = attach,
                 SerialEcho = !attach && (verbose || !Console.IsOutputRedirected) ? Console.Out : null,

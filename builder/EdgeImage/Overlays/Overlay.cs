@@ -7,8 +7,8 @@ namespace EdgeImage.Overlays;
 /// <summary>
 /// Overlays are directory trees laid over the composed rootfs after packages are configured: units,
 /// configuration, scripts. Files ending in .scriban are Scriban templates rendered with the profile
-/// (as `profile`) and written without the suffix. Everything is owned by root and stamped with
-/// SOURCE_DATE_EPOCH; a file's mode is 0755 when it is executable in the source tree, else 0644, so
+/// (as `profile`) and SOURCE_DATE_EPOCH (as `source_date_epoch`) and written without the suffix.
+/// Everything is owned by root and stamped with SOURCE_DATE_EPOCH; a file's mode is 0755 when it is executable in the source tree, else 0644, so
 /// a checkout's umask cannot change the image. Symlinks are copied as symlinks (which is how an
 /// overlay enables a unit: a link in multi-user.target.wants).
 /// </summary>
@@ -70,7 +70,7 @@ public static class Overlay
             }
             else if (relative.EndsWith(TemplateSuffix, StringComparison.Ordinal))
             {
-                tree.WriteFile(relative[..^TemplateSuffix.Length], Render(path, profile), epoch, ModeOf(info));
+                tree.WriteFile(relative[..^TemplateSuffix.Length], Render(path, profile, epoch), epoch, ModeOf(info));
             }
             else
             {
@@ -81,7 +81,7 @@ public static class Overlay
         return count;
     }
 
-    private static string Render(string path, Profile profile)
+    private static string Render(string path, Profile profile, long epoch)
     {
         var template = Template.Parse(File.ReadAllText(path), path);
         if (template.HasErrors)
@@ -93,7 +93,7 @@ public static class Overlay
         }
         try
         {
-            return template.Render(new { profile }, member => member.Name);
+            return template.Render(new { profile, source_date_epoch = epoch }, member => member.Name);
         }
         catch (Scriban.Syntax.ScriptRuntimeException e)
         {

@@ -7,7 +7,7 @@ namespace EdgeImage.IntegrationTests.Image;
 /// as root (as CI does) the CLI runs as uid 65534 (nobody) through setpriv; otherwise the current
 /// user already is unprivileged and runs it directly. Everything the CLI reads is copied into a
 /// world-readable staging directory laid out like the repository (the CLI's bin folder, profiles/,
-/// and this project's test profiles and overlays), because the checkout itself may not be readable
+/// overlays/, and this project's test profiles and overlays), because the checkout itself may not be readable
 /// by that user. HOME and the download cache belong to the user that runs the build; the cache is
 /// kept between runs apart from root's caches, so neither ever holds files the other cannot replace.
 /// </summary>
@@ -39,6 +39,9 @@ public sealed class UnprivilegedCli
 
     /// <summary>The test profile that adds the boot-check overlay to generic-x86_64.</summary>
     public string BootCheckProfile => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "profiles", "generic-x86_64-boot-check.yaml");
+
+    /// <summary>The test profile with the k0s-join service, the k0s stand-in and the join-check unit.</summary>
+    public string JoinProfile => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "profiles", "generic-x86_64-join.yaml");
 
     /// <summary>A directory the unprivileged user may write outputs to.</summary>
     public string Output => Path.Combine(Root, "out");
@@ -114,6 +117,7 @@ public sealed class UnprivilegedCli
         Run("cp", "-r", Path.GetDirectoryName(Cli.Dll)!, Path.Combine(root, "cli"));
         Directory.CreateDirectory(cli.Repository);
         Run("cp", "-r", Path.Combine(Cli.RepositoryRoot, "profiles"), cli.Repository);
+        Run("cp", "-rP", Path.Combine(Cli.RepositoryRoot, "overlays"), cli.Repository);
         var tests = Path.Combine(cli.Repository, "tests", "EdgeImage.IntegrationTests");
         Directory.CreateDirectory(tests);
         foreach (var folder in new[] { "profiles", "overlays" })

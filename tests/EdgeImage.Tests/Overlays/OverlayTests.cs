@@ -46,6 +46,20 @@ public sealed class OverlayTests : IDisposable
     }
 
     [Fact]
+    public void Templates_see_the_build_time_as_source_date_epoch()
+    {
+        var overlay = Path.Combine(_dir, "overlays", "epoch");
+        Directory.CreateDirectory(Path.Combine(overlay, "usr"));
+        File.WriteAllText(Path.Combine(overlay, "usr", "build-epoch.scriban"), "{{ source_date_epoch }}\n");
+        Directory.CreateDirectory(Path.Combine(_dir, "profiles"));
+        using var tree = new RootfsTree(Path.Combine(_dir, "staging"));
+
+        Overlay.Apply(tree, ProfileAt(Path.Combine(_dir, "profiles", "test.yaml"), "epoch"), 1_700_000_123);
+
+        Assert.Equal("1700000123\n", tree.ReadText("/usr/build-epoch"));
+    }
+
+    [Fact]
     public void An_overlay_given_as_a_path_is_relative_to_the_profile_that_lists_it()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "tests", "check", "etc"));

@@ -1,0 +1,241 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using EdgeImage.FirstBoot;
+
+namespace EdgeImage.Tests.FirstBoot;
+
+public sealed class SeedTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("edgeimage-seed-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    internal static string CaPem()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=test cluster CA", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var ca = request.CreateSelfSigned(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddYears(100));
+        return ca.ExportCertificatePem();
+    }
+
+    internal static string Token(string server = "https://10.0.2.100:6443") =>
+        new JoinToken { Server = new Uri(server), CertificateAuthorityPem = CaPem(), BearerToken = "abcdef.0123456789abcdef" }.Encode();
+
+    internal static string Ed25519Key(string comment)
+    {
+        var blob = new byte[4 + 11 + 4 + 32];
+        BinaryPrimitives.WriteInt32BigEndian(blob, 11);
+        Encoding.ASCII.GetBytes("ssh-ed25519").CopyTo(blob, 4);
+        BinaryPrimitives.WriteInt32BigEndian(blob.AsSpan(15), 32);
+        return $"ssh-ed25519 {Convert.ToBase64String(blob)} {comment}";
+    }
+
+    private Seed Parse(string yaml) => SeedLoader.Parse(new StringReader(yaml), "seed.yaml", _dir);
+
+    private static EdgeImageException Refused(Func<Seed> parse) => Assert.Throws<EdgeImageException>(() => parse());
+
+    [Fact]
+    public void A_token_made_like_k0s_token_create_decodes_to_its_server_CA_and_bootstrap_token()
+    {
+        var ca = CaPem();
+        var encoded = new JoinToken { Server = new Uri("https://controller.example:6443"), CertificateAuthorityPem = ca, BearerToken = "abcdef.0123456789abcdef" }.Encode();
+
+        var token = JoinToken.Parse(encoded);
+
+        Assert.Equal("https://controller.example:6443/", token.Server.ToString());
+        Assert.Equal(ca, token.CertificateAuthorityPem);
+        Assert.Equal("abcdef.0123456789abcdef", token.BearerToken);
+    }
+
+    [Theory]
+    [InlineData("not base64 at all!", "not base64")]
+    [InlineData("aGVsbG8=", "does not hold gzip")]
+    public void A_token_that_is_not_a_k0s_token_is_refused_with_the_reason(string token, string reason)
+    {
+        var e = Assert.Throws<FormatException>(() => JoinToken.Parse(token));
+        Assert.Contains(reason, e.Message);
+    }
+
+    [Fact]
+    public void A_token_whose_kubeconfig_has_no_CA_is_refused()
+    {
+        var kubeconfig = "apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.0.0.1:6443\nusers:\n- user:\n    token: abcdef.0123456789abcdef\n";
+        using var buffer = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(Encoding.UTF8.GetBytes(kubeconfig));
+        }
+
+        var e = Assert.Throws<FormatException>(() => JoinToken.Parse(Convert.ToBase64String(buffer.ToArray())));
+
+        Assert.Contains("certificate-authority-data", e.Message);
+    }
+
+    [Fact]
+    public void A_full_seed_is_read_with_every_field()
+    {
+        var token = Token();
+        var key = Ed25519Key("admin@example");
+
+        var seed = Parse($"""
+            hostname: node-17
+            token: {token}
+            labels:
+              site: berlin
+              example.com/role: sensor
+            network:
+              mode: static
+              address: 192.168.1.17/24
+              gateway: 192.168.1.1
+              dns: [192.168.1.1, 9.9.9.9]
+            ntp: [ntp.example.org, 192.168.1.1]
+            ssh_authorized_keys:
+              - {key}
+            """);
+
+        Assert.Equal("node-17", seed.Hostname);
+        Assert.Equal(token, seed.TokenText);
+        Assert.Null(seed.TokenFile);
+        Assert.Equal(["example.com/role", "site"], seed.Labels.Keys);
+        Assert.Equal(SeedNetworkMode.Static, seed.Network.Mode);
+        Assert.Equal(("192.168.1.17/24", "192.168.1.1"), (seed.Network.Address, seed.Network.Gateway));
+        Assert.Equal(["192.168.1.1", "9.9.9.9"], seed.Network.Dns);
+        Assert.Equal(["ntp.example.org", "192.168.1.1"], seed.Ntp);
+        Assert.Equal([key], seed.SshAuthorizedKeys);
+    }
+
+    [Fact]
+    public void A_minimal_seed_defaults_to_DHCP_and_no_labels()
+    {
+        var seed = Parse($"hostname: edge\ntoken: {Token()}\n");
+
+        Assert.Equal(SeedNetworkMode.Dhcp, seed.Network.Mode);
+        Assert.Empty(seed.Labels);
+        Assert.Empty(seed.Ntp);
+    }
+
+    [Fact]
+    public void A_token_file_beside_the_seed_is_read_and_checked()
+    {
+        var token = Token();
+        File.WriteAllText(Path.Combine(_dir, "node.token"), token + "\n");
+
+        var seed = Parse("hostname: edge\ntoken_file: node.token\n");
+
+        Assert.Equal(("node.token", token), (seed.TokenFile, seed.TokenText));
+    }
+
+    [Fact]
+    public void Every_mistake_of_a_seed_is_reported_at_once_with_its_line()
+    {
+        var e = Refused(() => Parse($"""
+            hostname: Node_17
+            token: {Token()}
+            token_file: x.token
+            labels:
+              "-bad": ok
+            network:
+              mode: static
+            colour: blue
+            ssh_authorized_keys: [ssh-rsa not-a-key]
+            """));
+
+        Assert.Equal(ExitCodes.InvalidSeed, e.ExitCode);
+        Assert.Contains("seed.yaml:1:11: 'hostname': 'Node_17' is not a valid host name", e.Message);
+        Assert.Contains("seed.yaml:3:13: set either 'token' or 'token_file', not both", e.Message);
+        Assert.Contains("seed.yaml:5:3: 'labels key': '-bad' is not a Kubernetes label key", e.Message);
+        Assert.Contains("seed.yaml:7:3: 'network': mode static needs an address", e.Message);
+        Assert.Contains("seed.yaml:8:1: unknown key 'colour'", e.Message);
+        Assert.Contains("seed.yaml:9:23: 'ssh_authorized_keys item': not an OpenSSH public key line", e.Message);
+        Assert.StartsWith("6 errors in seed seed.yaml", e.Message);
+    }
+
+    [Fact]
+    public void A_seed_without_a_token_says_where_one_comes_from()
+    {
+        var e = Refused(() => Parse("hostname: edge\n"));
+
+        Assert.Contains("k0s token create --role=worker", e.Message);
+    }
+
+    [Fact]
+    public void A_broken_token_is_reported_on_its_line()
+    {
+        var e = Refused(() => Parse("hostname: edge\n\ntoken: aGVsbG8=\n"));
+
+        Assert.Equal("seed.yaml:3:8: 'token': the join token's base64 does not hold gzip data; it is not a k0s join token", e.Message);
+    }
+
+    [Fact]
+    public void DHCP_with_a_static_address_is_refused()
+    {
+        var e = Refused(() => Parse($"hostname: edge\ntoken: {Token()}\nnetwork:\n  address: 10.0.0.2/24\n"));
+
+        Assert.Contains("seed.yaml:4:12: 'network.address' is only used with mode: static", e.Message);
+    }
+
+    [Fact]
+    public void The_canonical_seed_yaml_reads_back_as_the_same_seed()
+    {
+        var key = Ed25519Key("it's me: admin");
+        var seed = Parse($$"""
+            hostname: node-17
+            token: {{Token()}}
+            labels: {site: berlin, "example.com/role": sensor}
+            network: {mode: static, address: 192.168.1.17/24, gateway: 192.168.1.1, dns: [192.168.1.1]}
+            ntp: [ntp.example.org]
+            ssh_authorized_keys: ["{{key}}"]
+            """);
+
+        var again = Parse(SeedFiles.RenderYaml(seed));
+
+        Assert.Equal(seed.Hostname, again.Hostname);
+        Assert.Equal(seed.TokenText, again.TokenText);
+        Assert.Equal(seed.Labels, again.Labels);
+        Assert.Equal(seed.Network.Address, again.Network.Address);
+        Assert.Equal(seed.Network.Dns, again.Network.Dns);
+        Assert.Equal(seed.Ntp, again.Ntp);
+        Assert.Equal(seed.SshAuthorizedKeys, again.SshAuthorizedKeys);
+    }
+
+    [Fact]
+    public void Seed_env_is_one_key_per_line_and_pins_the_yaml_it_was_rendered_from()
+    {
+        var token = Token();
+        var seed = Parse($"hostname: node-17\ntoken: {token}\nlabels: {{site: berlin, role: sensor}}\nntp: [a.example, b.example]\n");
+        var yaml = SeedFiles.RenderYaml(seed);
+
+        var env = SeedFiles.RenderEnv(seed, yaml).Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToList();
+
+        Assert.Equal(
+        [
+            "SEED_FORMAT=1",
+            $"SEED_YAML_SHA256={Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)))}",
+            "HOSTNAME=node-17",
+            $"TOKEN={token}",
+            "LABELS=role=sensor,site=berlin",
+            "NETWORK=dhcp",
+            "ADDRESS=",
+            "GATEWAY=",
+            "DNS=",
+            "NTP=a.example b.example",
+        ], env);
+    }
+
+    [Fact]
+    public void Dropping_the_token_line_as_the_device_does_leaves_the_rest_of_the_seed_intact()
+    {
+        var seed = Parse($"hostname: node-17\ntoken: {Token()}\nlabels: {{site: berlin}}\n");
+        var yaml = SeedFiles.RenderYaml(seed);
+
+        var scrubbed = string.Join('\n', yaml.Split('\n').Where(l => !l.StartsWith("token:", StringComparison.Ordinal) && !l.StartsWith("token_file:", StringComparison.Ordinal)));
+
+        Assert.DoesNotContain(seed.TokenText, scrubbed);
+        var e = Refused(() => Parse(scrubbed));
+        Assert.Single(e.Message.Split('\n'));
+        Assert.Contains("missing the join token", e.Message);
+    }
+}
