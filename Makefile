@@ -8,7 +8,9 @@ CONFIG ?= Release
 CLI := builder/EdgeImage.Cli/bin/$(CONFIG)/net10.0/edgeimage
 
 # Host tools the builder and its tests call. Keep in sync with builder/EdgeImage/Tools.
-APT_PACKAGES := apt debian-archive-keyring gpg xz-utils zstd util-linux dpkg-dev mmdebstrap time binutils busybox-static fdisk gdisk cpio kmod squashfs-tools-ng squashfs-tools dosfstools mtools e2fsprogs qemu-system-x86 ovmf jq systemd liblzma5 docker-registry skopeo openssl
+# qemu-system-arm, qemu-efi-aarch64 (AAVMF) and u-boot-qemu boot the board images; u-boot-tools
+# (mkimage, dumpimage) checks boot.scr in the unit tests.
+APT_PACKAGES := apt debian-archive-keyring gpg xz-utils zstd util-linux dpkg-dev mmdebstrap time binutils busybox-static fdisk gdisk cpio kmod squashfs-tools-ng squashfs-tools dosfstools mtools e2fsprogs qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 u-boot-qemu u-boot-tools jq systemd liblzma5 docker-registry skopeo openssl
 
 .PHONY: all deps build test test-boards unit integration demo bench fmt clean
 
@@ -29,7 +31,8 @@ build: deps
 test: build
 	tests/run-tests.sh $(CONFIG)
 
-# The Raspberry Pi and aarch64 board images and boots (slow under TCG; not part of make test yet).
+# The Arm board boots in QEMU (generic-aarch64, raspi2b, raspi3b, U-Boot A/B): slow under TCG, so
+# not part of make test.
 test-boards: build
 	tests/run-tests.sh $(CONFIG) "Suite=boards"
 

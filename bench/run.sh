@@ -2,7 +2,8 @@
 # End-to-end benchmark of EdgeImage against its peers, measured in one run on a warm cache.
 #   bench/run.sh [CONFIG]        (make bench)
 # Environment: PROFILE (default generic-x86_64), EDGEIMAGE_CACHE (default .cache/bench),
-# BENCH_RUNS (measured rounds, default 1; the best round counts), BENCH_QEMU=0 skips the boot.
+# BENCH_RUNS (measured rounds, default 1; the best round counts), BENCH_QEMU=0 skips the boots,
+# BENCH_BOARDS (default "generic-aarch64 rpi-armv7 rpi4-aarch64"; empty skips the board table).
 # Writes bench/results/latest.md and prints the summary table.
 set -euo pipefail
 
@@ -21,8 +22,8 @@ SQFS_BLOCK=262144
 mkdir -p "$RESULTS"
 trap 'status=$?; [ $status = 0 ] || echo "bench: failed (exit $status) at line $LINENO" >&2; rm -rf "$WORK"' EXIT
 
-for tool in mmdebstrap dpkg-scanpackages tar2sqfs sqfs2tar /usr/bin/time jq; do
-  command -v "$tool" >/dev/null || { echo "error: $tool is missing"; echo "hint: make deps installs the benchmark's Debian packages (mmdebstrap dpkg-dev squashfs-tools-ng time jq)"; exit 1; }
+for tool in mmdebstrap dpkg-scanpackages tar2sqfs sqfs2tar /usr/bin/time jq mcopy; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is missing"; echo "hint: make deps installs the benchmark's Debian packages (mmdebstrap dpkg-dev squashfs-tools-ng time jq mtools)"; exit 1; }
 done
 [ -f "$DLL" ] || { echo "error: $DLL is not built"; echo "hint: run make bench (it builds first) or dotnet build -c $CONFIG"; exit 1; }
 
@@ -115,6 +116,52 @@ if [ "${BENCH_QEMU:-1}" != 0 ]; then
   fi
 fi
 
+# --- the other boards: build time (warm cache), OS payload, QEMU (TCG) boot to the login prompt --
+# Each profile is built once to warm its cache and once measured. The Pi images boot the way the
+# tests boot them (QEMU cannot run the Pi firmware): a sparse copy padded to a power of two as the
+# SD card, kernel, initramfs and device tree from the boot partition, and the command line boot.scr
+# gives slot A. The first boot is measured: it grows the data partition and creates its file system.
+BOARDS=() BOARD_ROWS=()
+read -r -a BOARDS <<<"${BENCH_BOARDS-generic-aarch64 rpi-armv7 rpi4-aarch64}"
+for board in "${BOARDS[@]}"; do
+  out="$WORK/board-$board"
+  say "$board: warming the cache"
+  timed _ "$WORK/$board-warm.log" dotnet "$DLL" build --profile "$board" --out "$out"
+  say "$board: edgeimage build"
+  timed bt "$WORK/$board-build.log" dotnet "$DLL" build --profile "$board" --out "$out"
+  bpayload=$(awk -v p="$(jq .sizes.payload "$out/manifest.json")" 'BEGIN { printf "%.1f", p / 1048576 }')
+  bsizes=$(jq -r '.sizes | "kernel \(.kernel / 1048576 * 10 | floor / 10), initramfs \(.initramfs / 1048576 * 10 | floor / 10), root \(.root / 1048576 * 10 | floor / 10)"' "$out/manifest.json")
+  machine="-" bboot="skipped"
+  if [ "${BENCH_QEMU:-1}" != 0 ]; then
+    qemu_args=("$out/edge.img")
+    case "$board" in
+      generic-aarch64) machine="virt, Cortex-A57, AAVMF (UEFI, systemd-boot, from the disk)" ;;
+      rpi-armv7 | rpi4-aarch64)
+        if [ "$board" = rpi-armv7 ]; then dtb=bcm2836-rpi-2-b.dtb machine="raspi2b (direct kernel, SD card)" extra=""
+        else dtb=bcm2837-rpi-3-b.dtb machine="raspi3b (direct kernel, SD card)" extra=" console=ttyAMA0,115200"; fi
+        boot_offset=$(jq '.partitions[] | select(.name == "boot") | .offset' "$out/manifest.json")
+        dd if="$out/edge.img" of="$WORK/$board-boot.fat" iflag=skip_bytes,count_bytes skip="$boot_offset" \
+          count="$(jq '.partitions[] | select(.name == "boot") | .size' "$out/manifest.json")" bs=1M status=none
+        for f in a/vmlinuz a/initrd.img "$dtb" boot.cmd; do mcopy -o -i "$WORK/$board-boot.fat" "::$f" "$WORK/$board-$(basename "$f")"; done
+        sig=$(jq -r .diskGuid "$out/manifest.json")
+        append=$(sed -n 's/^setenv bootargs "\(.*\)"$/\1/p' "$WORK/$board-boot.cmd" | sed "s/\${edge_slot}/a/; s/\${edge_root}/PARTUUID=$sig-02/")
+        cp --sparse=always "$out/edge.img" "$WORK/$board-sd.img"
+        truncate -s "$(( 1 << $(awk -v s="$(stat -c %s "$WORK/$board-sd.img")" 'BEGIN { n = 0; while (2 ^ n < s) n++; print n }') ))" "$WORK/$board-sd.img"
+        qemu_args=("$WORK/$board-sd.img" --board "$board" --kernel "$WORK/$board-vmlinuz" --initrd "$WORK/$board-initrd.img"
+          --dtb "$WORK/$board-$dtb" --append "$append$extra") ;;
+    esac
+    # TCG times depend on what else the host runs: the 1-minute load average is reported with them.
+    machine="$machine; host load $(cut -d' ' -f1 /proc/loadavg)"
+    if dotnet "$DLL" qemu "${qemu_args[@]}" --expect login: --timeout 900 >"$WORK/$board-qemu.log" 2>&1; then
+      bboot=$(grep -o 'qemu: .* after [0-9.]*s' "$WORK/$board-qemu.log" | tail -1 | sed -n 's/.* after \([0-9.]*\)s$/\1/p')" s"
+    else
+      bboot="failed (see $RESULTS/qemu-$board-failed.log)"
+      cp "$WORK/$board-qemu.log" "$RESULTS/qemu-$board-failed.log"
+    fi
+  fi
+  BOARD_ROWS+=("| $board | $(jq -r .arch "$out/manifest.json") | ${bt} s | ${bpayload} MiB ($bsizes) | ${bboot} | $machine |")
+done
+
 # --- report: best round of each (least disturbed by other load on the machine) -----------------
 best() { local -n a=$1; min "${a[@]}"; }
 ei=$(best EI) mm=$(best MM) build=$(best BUILD) sqfs=$(best SQFS)
@@ -149,6 +196,14 @@ boot_verdict=$([[ "$BOOT" =~ ^[0-9.]+$ ]] && verdict "$BOOT" 15 || echo "-")
   echo
   echo "Payload: $sizes"
   [ -n "$BOOTLINE" ] && echo && echo "QEMU: $BOOTLINE"
+  if [ "${#BOARD_ROWS[@]}" -gt 0 ]; then
+    echo
+    echo "## Boards (warm cache; QEMU under TCG, first boot of a fresh copy, to the serial login prompt)"
+    echo
+    echo "| profile | arch | edgeimage build | OS payload (MiB: kernel, initramfs, root) | QEMU boot | QEMU machine |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${BOARD_ROWS[@]}"
+  fi
   echo
   echo "Commands: \`edgeimage rootfs --profile $PROFILE\`; \`mmdebstrap --mode=root --variant=$MMVARIANT --include=<the ${#PACKAGES[@]} packages> $SUITE OUT.tar 'deb [trusted=yes] copy://REPO ./'\` (${#DPKGOPTS[@]} dpkg path filters as in the profile); \`edgeimage build --profile $PROFILE\`; \`sqfs2tar root-a | tar2sqfs --compressor zstd --block-size $SQFS_BLOCK\`; \`edgeimage qemu edge.img --expect login: --timeout 300\`"
 } > "$RESULTS/latest.md"

@@ -115,7 +115,7 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
 
     /// <summary>The whole command line the boot script gives the kernel of <paramref name="slot"/> (a or b) on a disk with this signature.</summary>
     public static string SlotCommandLine(Profile profile, string diskSignature, string slot) =>
-        $"{KernelCommandLine(profile)} edgeimage.slot={slot} edgeimage.root=PARTUUID={diskSignature}-0{(slot == "a" ? 2 : 3)} edgeimage.data=PARTUUID={diskSignature}-04";
+        $"{KernelCommandLine(profile)} edgeimage.slot={slot} edgeimage.tries={BootTries} edgeimage.root=PARTUUID={diskSignature}-0{(slot == "a" ? 2 : 3)} edgeimage.data=PARTUUID={diskSignature}-04";
 
     public static MbrDiskSpec DiskSpec(Profile profile, DiskSeed seed)
     {

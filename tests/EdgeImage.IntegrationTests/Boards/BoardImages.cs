@@ -1,12 +1,15 @@
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.Text.Json;
+using EdgeImage.IntegrationTests.Image;
 
 namespace EdgeImage.IntegrationTests.Boards;
 
-/// <summary>An image of a shipped profile built once per test run by the CLI, shared by the tests of its board.</summary>
+/// <summary>An image of a board's test profile built once per test run by the CLI, shared by the tests of its board.</summary>
 public sealed record BoardImage(string Profile, string Directory, JsonElement Manifest)
 {
+    public TimeSpan BuildTime { get; init; }
+
     public string ImagePath => Path.Combine(Directory, ImageBuild.ImageName);
 
     public JsonElement Partition(string name) => Manifest.GetProperty("partitions").EnumerateArray().Single(p => p.GetProperty("name").GetString() == name);
@@ -53,29 +56,33 @@ public sealed record BoardImage(string Profile, string Directory, JsonElement Ma
 }
 
 /// <summary>
-/// One build per profile for the whole run (builds take minutes on a loaded two-core host). The
-/// output lives under the system temp directory and is left for inspection after a failure.
+/// One build per board for the whole run, of the test profile that adds the boot-check overlay to a
+/// shipped profile (profiles/&lt;profile&gt;-boot-check.yaml), so the layout and ELF tests read the
+/// same image the boot tests boot. The output lives under the system temp directory and is left for
+/// inspection after a failure.
 /// </summary>
 public static class BoardImages
 {
+    /// <summary>A warm-cache build takes about a minute on a loaded two-core host; a cold cache downloads some 300 MiB per architecture.</summary>
     public static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(20);
 
-    private static readonly Dictionary<string, Lazy<Task<BoardImage>>> Builds = new(StringComparer.Ordinal);
+    public const string TestProfileSuffix = "-boot-check";
 
-    /// <summary>Builds one image at a time: two builds at once only slow each other down.</summary>
-    private static readonly SemaphoreSlim OneBuild = new(1);
+    private static readonly Dictionary<string, Lazy<Task<BoardImage>>> Builds = new(StringComparer.Ordinal);
 
     private static readonly string Output = System.IO.Directory.CreateTempSubdirectory("edgeimage-boards-").FullName;
 
     public static string Work(string name) => System.IO.Directory.CreateDirectory(Path.Combine(Output, name)).FullName;
 
+    /// <summary>The image of <paramref name="profile"/> (a shipped profile's name) with the boot-check overlay.</summary>
     public static Task<BoardImage> GetAsync(string profile)
     {
         lock (Builds)
         {
             if (!Builds.TryGetValue(profile, out var build))
             {
-                Builds[profile] = build = new Lazy<Task<BoardImage>>(() => BuildAsync(profile));
+                // Builds and boots share the suite's two heavy-work slots (Image/HeavyWork.cs).
+                Builds[profile] = build = new Lazy<Task<BoardImage>>(() => HeavyWork.RunAsync(() => BuildAsync(profile)));
             }
             return build.Value;
         }
@@ -83,21 +90,17 @@ public static class BoardImages
 
     private static async Task<BoardImage> BuildAsync(string profile)
     {
-        await OneBuild.WaitAsync();
-        try
+        var directory = Path.Combine(Output, profile);
+        var testProfile = Path.Combine(Cli.RepositoryRoot, "tests", "EdgeImage.IntegrationTests", "profiles", profile + TestProfileSuffix + ".yaml");
+        var clock = Stopwatch.StartNew();
+        var result = await Cli.RunAsync(["build", "--profile", testProfile, "--out", directory, "--no-k0s"],
+            new CliOptions { Timeout = BuildTimeout, Environment = BootCheckImage.BuildEnvironment });
+        clock.Stop();
+        if (result.ExitCode != 0)
         {
-            var directory = Path.Combine(Output, profile);
-            var result = await Cli.RunAsync(["build", "--profile", profile, "--out", directory, "--no-k0s"], new CliOptions { Timeout = BuildTimeout });
-            if (result.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"{profile} did not build:\n{result}");
-            }
-            using var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(directory, ImageBuild.ManifestName)));
-            return new BoardImage(profile, directory, manifest.RootElement.Clone());
+            throw new InvalidOperationException($"{profile}{TestProfileSuffix} did not build:\n{result}");
         }
-        finally
-        {
-            OneBuild.Release();
-        }
+        using var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(directory, ImageBuild.ManifestName)));
+        return new BoardImage(profile, directory, manifest.RootElement.Clone()) { BuildTime = clock.Elapsed };
     }
 }
