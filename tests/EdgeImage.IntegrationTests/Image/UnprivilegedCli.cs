@@ -41,6 +41,9 @@ public sealed class UnprivilegedCli
     public string BootCheckProfile => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "profiles", "generic-x86_64-boot-check.yaml");
 
     /// <summary>The test profile with the k0s-join service, the k0s stand-in and the join-check unit.</summary>
+    /// <summary>The k0s stand-in (a test double, not the real k0s), readable by the unprivileged user.</summary>
+    public string K0sStandIn => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "k0s-standin", "k0s");
+
     public string JoinProfile => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "profiles", "generic-x86_64-join.yaml");
 
     /// <summary>A directory the unprivileged user may write outputs to.</summary>
@@ -120,7 +123,7 @@ public sealed class UnprivilegedCli
         Run("cp", "-rP", Path.Combine(Cli.RepositoryRoot, "overlays"), cli.Repository);
         var tests = Path.Combine(cli.Repository, "tests", "EdgeImage.IntegrationTests");
         Directory.CreateDirectory(tests);
-        foreach (var folder in new[] { "profiles", "overlays" })
+        foreach (var folder in new[] { "profiles", "overlays", "k0s-standin" })
         {
             // -P keeps the overlay's unit-enabling symlink a symlink.
             Run("cp", "-rP", Path.Combine(Cli.RepositoryRoot, "tests", "EdgeImage.IntegrationTests", folder), tests);

@@ -5,8 +5,8 @@ namespace EdgeImage.IntegrationTests.Join;
 
 /// <summary>
 /// The one generic-x86_64 image the join tests share: the shipped k0s-join service plus, from the
-/// test profile profiles/generic-x86_64-join.yaml, the k0s STAND-IN at /usr/local/bin/k0s and the
-/// join-check unit that powers the guest off once it has joined. Built once per test run by the
+/// `--k0s-binary k0s-standin/k0s`, the k0s STAND-IN at /usr/local/bin/k0s, and from the test
+/// profile profiles/generic-x86_64-join.yaml the join-check unit that powers the guest off once it has joined. Built once per test run by the
 /// CLI as an unprivileged user, like <see cref="BootCheckImage"/>; tests seed and boot copies.
 /// </summary>
 public static class JoinImage
@@ -20,7 +20,7 @@ public static class JoinImage
         var cli = UnprivilegedCli.Shared;
         var output = Path.Combine(cli.Output, "generic-x86_64-join");
         var clock = Stopwatch.StartNew();
-        var result = await cli.RunAsync(["build", "--profile", cli.JoinProfile, "--out", output], BootCheckImage.BuildTimeout, BootCheckImage.BuildEnvironment);
+        var result = await cli.RunAsync(["build", "--profile", cli.JoinProfile, "--out", output, "--k0s-binary", cli.K0sStandIn], BootCheckImage.BuildTimeout, BootCheckImage.BuildEnvironment);
         clock.Stop();
         if (result.ExitCode != 0)
         {

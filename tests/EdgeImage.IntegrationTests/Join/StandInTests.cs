@@ -11,7 +11,7 @@ namespace EdgeImage.IntegrationTests.Join;
 /// </summary>
 public sealed partial class StandInTests : IAsyncLifetime
 {
-    private static readonly string StandIn = Path.Combine(Cli.RepositoryRoot, "tests", "EdgeImage.IntegrationTests", "overlays", "k0s-standin", "usr", "local", "bin", "k0s");
+    private static readonly string StandIn = Path.Combine(Cli.RepositoryRoot, "tests", "EdgeImage.IntegrationTests", "k0s-standin", "k0s");
 
     private readonly FakeControlPlane _fake = new();
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("edgeimage-standin-");
