@@ -30,17 +30,7 @@ public sealed class BootTests(ImageBootsFixture boots, ITestOutputHelper output)
 
         Assert.Contains("Reached target", boot.Console);
         Assert.Contains("multi-user.target", boot.Console);
-        var check = Assert.IsType<BootCheck>(boot.Check);
-        Assert.Equal("1", check["boot"]);
-        Assert.Equal("active", check["multi-user"]);
-        Assert.Equal("ro", check["root"]);
-        Assert.Equal("squashfs", check["root-fs"]);
-        Assert.Equal("refused", check["root-write"]);
-        Assert.Equal("rw", check["var"]);
-        Assert.Equal("overlay", check["var-fs"]);
-        Assert.Equal("rw", check["etc"]);
-        Assert.Equal("new", check["var-file"]);
-        Assert.Equal("none", check["failed"]);
+        Assert.IsType<BootCheck>(boot.Check).AssertFirstBootState();
         AssertPoweredOff(boot);
     }
 

@@ -16,6 +16,24 @@ public sealed partial record BootCheck(string Line, IReadOnlyDictionary<string, 
         ? value
         : throw new KeyNotFoundException($"no {field}= in: {Line}");
 
+    /// <summary>
+    /// What every board's first boot must report: multi-user with no failed unit, a read-only
+    /// squashfs root that refuses writes, writable /etc and /var on the data overlay, a fresh /var.
+    /// </summary>
+    public void AssertFirstBootState()
+    {
+        Assert.Equal("1", this["boot"]);
+        Assert.Equal("active", this["multi-user"]);
+        Assert.Equal("ro", this["root"]);
+        Assert.Equal("squashfs", this["root-fs"]);
+        Assert.Equal("refused", this["root-write"]);
+        Assert.Equal("rw", this["var"]);
+        Assert.Equal("overlay", this["var-fs"]);
+        Assert.Equal("rw", this["etc"]);
+        Assert.Equal("new", this["var-file"]);
+        Assert.Equal("none", this["failed"]);
+    }
+
     public long Bytes(string field) => long.Parse(this[field], NumberStyles.None, CultureInfo.InvariantCulture);
 
     /// <summary>The last complete boot-check line of a console, or null when the unit never reported.</summary>
