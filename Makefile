@@ -47,7 +47,7 @@ K0S_FLAGS ?= --no-k0s
 demo: build
 	$(CLI) build --profile $(PROFILE) --out out/$(PROFILE) $(K0S_FLAGS)
 	$(CLI) qemu out/$(PROFILE)/edge.img --expect "login:" --timeout 600
-	@echo "demo: out/$(PROFILE)/edge.img booted to its login prompt (multi-user); boot it yourself with: $(CLI) qemu out/$(PROFILE)/edge.img"
+	@echo "demo: out/$(PROFILE)/edge.img ($(if $(K0S_FLAGS),k0s: $(K0S_FLAGS),with k0s)) booted to its login prompt (multi-user); boot it yourself with: $(CLI) qemu out/$(PROFILE)/edge.img"
 
 bench: build
 	bench/run.sh $(CONFIG)
