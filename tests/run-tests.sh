@@ -5,7 +5,8 @@ config=${1:-Release}
 # Test filter. By default the Arm board boots (Suite=boards: generic-aarch64, the Pi boards and the
 # U-Boot A/B fallback, 30-40 minutes of emulation on two cores) are left out; `make test-boards`
 # runs exactly those. The board images themselves (layout, golden files, ELF checks) always run.
-filter=${2:-Suite!=boards}
+# Category=bench holds measurements bench/run.sh takes; they are not tests of the suite.
+filter=${2:-Suite!=boards&Category!=bench}
 cd "$(dirname "$0")/.."
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT

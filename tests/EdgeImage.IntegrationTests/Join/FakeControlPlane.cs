@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -46,6 +47,9 @@ public sealed class FakeControlPlane : IAsyncDisposable
     private readonly X509Certificate2 _server;
     private readonly X509Certificate2 _otherCaServer;
     private readonly List<JoinRequest> _requests = [];
+
+    // Stopwatch timestamps of the requests, for the benchmark's time from QEMU start to the join request.
+    private readonly List<long> _requestTimestamps = [];
     private readonly Dictionary<string, string> _signed = new(StringComparer.Ordinal);
     private WebApplication? _app;
     private int _rejected;
@@ -91,6 +95,18 @@ public sealed class FakeControlPlane : IAsyncDisposable
             lock (_requests)
             {
                 return [.. _requests];
+            }
+        }
+    }
+
+    /// <summary>When each of <see cref="Requests"/> arrived, as <see cref="Stopwatch.GetTimestamp"/> values.</summary>
+    public IReadOnlyList<long> RequestTimestamps
+    {
+        get
+        {
+            lock (_requests)
+            {
+                return [.. _requestTimestamps];
             }
         }
     }
@@ -177,6 +193,7 @@ public sealed class FakeControlPlane : IAsyncDisposable
         lock (_requests)
         {
             _requests.Add(new JoinRequest(commonName, organization, labels));
+            _requestTimestamps.Add(Stopwatch.GetTimestamp());
             _signed[name] = signed.ExportCertificatePem();
         }
         await WriteJsonAsync(context, 201, CsrObject(name, null));

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -28,6 +29,9 @@ public sealed partial record JoinCheck(string Line, IReadOnlyDictionary<string, 
 /// <summary>One boot of a seeded disk until the guest powered itself off (or the time limit).</summary>
 public sealed record JoinBoot(string Disk, string Console, QemuRunResult Result, int RequestsBefore, int RequestsAfter)
 {
+    /// <summary>From QEMU's start to the boot's first join request at the fake; null when it sent none.</summary>
+    public TimeSpan? ToFirstRequest { get; init; }
+
     public JoinCheck? Check { get; } = JoinCheck.Find(Console);
 
     /// <summary>Lines the join service logged (on the console through StandardOutput=journal+console).</summary>
@@ -75,18 +79,27 @@ public static class JoinDisk
         console ??= new ConsoleRecorder();
         var before = fake.Requests.Count;
         using var hardStop = new CancellationTokenSource(BootTimeout + TimeSpan.FromMinutes(1));
-        var result = await HeavyWork.RunAsync(() => new QemuRunner().RunAsync(new QemuRunRequest
+        var started = 0L;
+        var result = await HeavyWork.RunAsync(() =>
         {
-            ImagePath = disk,
-            Board = Board,
-            Timeout = BootTimeout,
-            NoReboot = true,
-            GuestForwards = [fake.GuestForward],
-            SerialEcho = console,
-        }, NullBuildLog.Instance, hardStop.Token));
+            started = Stopwatch.GetTimestamp();
+            return new QemuRunner().RunAsync(new QemuRunRequest
+            {
+                ImagePath = disk,
+                Board = Board,
+                Timeout = BootTimeout,
+                NoReboot = true,
+                GuestForwards = [fake.GuestForward],
+                SerialEcho = console,
+            }, NullBuildLog.Instance, hardStop.Token);
+        });
         var text = console.Text;
         await File.WriteAllTextAsync(disk + ".console.log", text);
-        return new JoinBoot(disk, text, result, before, fake.Requests.Count);
+        var times = fake.RequestTimestamps;
+        return new JoinBoot(disk, text, result, before, times.Count)
+        {
+            ToFirstRequest = times.Count > before ? Stopwatch.GetElapsedTime(started, times[before]) : null,
+        };
     }
 
     /// <summary>A file of the data partition's ext4, read with debugfs; null when it does not exist.</summary>
