@@ -150,12 +150,16 @@ for board in "${BOARDS[@]}"; do
   bsizes=$(jq -r '.sizes | "kernel \(.kernel / 1048576 * 10 | floor / 10), initramfs \(.initramfs / 1048576 * 10 | floor / 10), root \(.root / 1048576 * 10 | floor / 10)"' "$out/manifest.json")
   machine="-" bboot="skipped"
   if [ "${BENCH_QEMU:-1}" != 0 ]; then
-    qemu_args=("$out/edge.img")
+    qemu_args=("$out/edge.img") expect="login:"
     case "$board" in
       generic-aarch64) machine="virt, Cortex-A57, AAVMF (UEFI, systemd-boot, from the disk)" ;;
       rpi-armv7 | rpi4-aarch64)
         if [ "$board" = rpi-armv7 ]; then dtb=bcm2836-rpi-2-b.dtb machine="raspi2b (direct kernel, SD card)" extra=""
-        else dtb=bcm2837-rpi-3-b.dtb machine="raspi3b (direct kernel, SD card)" extra=" console=ttyAMA0,115200"; fi
+        else
+          # The profile's getty runs on ttyS1 (the Pi's mini UART), which QEMU's raspi3b does not
+          # capture, so the login prompt never shows on the PL011: wait for multi-user itself.
+          dtb=bcm2837-rpi-3-b.dtb machine="raspi3b (direct kernel, SD card), to multi-user.target" extra=" console=ttyAMA0,115200" expect="Multi-User System"
+        fi
         boot_offset=$(jq '.partitions[] | select(.name == "boot") | .offset' "$out/manifest.json")
         dd if="$out/edge.img" of="$WORK/$board-boot.fat" iflag=skip_bytes,count_bytes skip="$boot_offset" \
           count="$(jq '.partitions[] | select(.name == "boot") | .size' "$out/manifest.json")" bs=1M status=none
@@ -169,7 +173,7 @@ for board in "${BOARDS[@]}"; do
     esac
     # TCG times depend on what else the host runs: the 1-minute load average is reported with them.
     machine="$machine; host load $(cut -d' ' -f1 /proc/loadavg)"
-    if dotnet "$DLL" qemu "${qemu_args[@]}" --expect login: --timeout 900 >"$WORK/$board-qemu.log" 2>&1; then
+    if dotnet "$DLL" qemu "${qemu_args[@]}" --expect "$expect" --timeout 900 >"$WORK/$board-qemu.log" 2>&1; then
       bboot=$(grep -o 'qemu: .* after [0-9.]*s' "$WORK/$board-qemu.log" | tail -1 | sed -n 's/.* after \([0-9.]*\)s$/\1/p')" s"
     else
       bboot="failed (see $RESULTS/qemu-$board-failed.log)"
