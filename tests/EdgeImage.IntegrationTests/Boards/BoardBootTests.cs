@@ -30,11 +30,7 @@ public abstract class BoardBootTests(BoardBootsFixture boots, ITestOutputHelper 
         var boot = Report(Assert.IsType<DiskBoot>(boots.Second));
 
         var check = Assert.IsType<BootCheck>(boot.Check);
-        Assert.Equal("2", check["boot"]);
-        Assert.Equal("kept-from-boot-1", check["var-file"]);
-        Assert.Equal("ro", check["root"]);
-        Assert.Equal("rw", check["var"]);
-        Assert.Equal("active", check["multi-user"]);
+        check.AssertSecondBootState();
         Assert.Equal("none", check["failed"]);
         Assert.DoesNotContain("edgeimage-initrd: creating the data file system", boot.Console, StringComparison.Ordinal);
         AssertPoweredOff(boot);

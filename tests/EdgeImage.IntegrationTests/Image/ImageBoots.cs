@@ -34,6 +34,16 @@ public sealed partial record BootCheck(string Line, IReadOnlyDictionary<string, 
         Assert.Equal("none", this["failed"]);
     }
 
+    /// <summary>What every board's second boot of the same disk must report: the first boot's /var file, still a read-only root.</summary>
+    public void AssertSecondBootState()
+    {
+        Assert.Equal("2", this["boot"]);
+        Assert.Equal("kept-from-boot-1", this["var-file"]);
+        Assert.Equal("ro", this["root"]);
+        Assert.Equal("rw", this["var"]);
+        Assert.Equal("active", this["multi-user"]);
+    }
+
     public long Bytes(string field) => long.Parse(this[field], NumberStyles.None, CultureInfo.InvariantCulture);
 
     /// <summary>The last complete boot-check line of a console, or null when the unit never reported.</summary>
