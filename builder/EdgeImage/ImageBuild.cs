@@ -167,29 +167,86 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
 
     /// <summary>
     /// Units Debian's packages start on every machine that an immutable image has no use for, masked
-    /// (linked to /dev/null) so they neither run nor fail: ldconfig.service rebuilds the linker cache
-    /// on first boot with a tool the image does not ship (its libraries sit in the loader's default
-    /// paths); e2scrub checks ext4 volumes on LVM with bash and LVM tools it does not ship either;
-    /// getty-static starts gettys on tty2-6 where there is no login to offer.
+    /// (linked to /dev/null) so they neither run nor fail. Every one is a process start, and boot
+    /// time on a small board (or under emulation) is mostly process starts.
+    /// - ldconfig.service rebuilds the linker cache with a tool the image does not ship (its
+    ///   libraries sit in the loader's default paths).
+    /// - e2scrub checks ext4 volumes on LVM with bash and LVM tools the image does not ship either.
+    /// - getty-static starts gettys on tty2-6 where there is no login to offer.
+    /// - systemd-fsck-root and systemd-remount-fs: the root is a read-only squashfs the initramfs
+    ///   mounted; there is nothing to check or remount, and the initramfs checks the data partition.
+    /// - systemd-network-generator and systemd-udev-load-credentials turn kernel command line and
+    ///   credential settings into units; the device's network comes from its seed instead.
+    /// - binfmt, debug/tracing/FUSE-control/hugepages mounts, pstore and the drm/efi_pstore/fuse
+    ///   module loads: foreign binaries, kernel debugging, crash logs in EFI variables, GPUs and FUSE
+    ///   are not part of an edge node (the modules still load on demand when something uses them).
     /// </summary>
     public static readonly IReadOnlyList<string> MaskedUnits =
-        ["ldconfig.service", "e2scrub_all.timer", "e2scrub_all.service", "e2scrub_reap.service", "getty-static.service"];
+    [
+        "ldconfig.service", "e2scrub_all.timer", "e2scrub_all.service", "e2scrub_reap.service", "getty-static.service",
+        "systemd-fsck-root.service", "systemd-remount-fs.service",
+        "systemd-network-generator.service", "systemd-udev-load-credentials.service",
+        "proc-sys-fs-binfmt_misc.automount", "proc-sys-fs-binfmt_misc.mount", "systemd-binfmt.service",
+        "sys-kernel-debug.mount", "sys-kernel-tracing.mount", "sys-fs-fuse-connections.mount", "dev-hugepages.mount",
+        "systemd-pstore.service", "modprobe@drm.service", "modprobe@efi_pstore.service", "modprobe@fuse.service",
+    ];
+
+    /// <summary>
+    /// systemd generators that have nothing to generate on an EdgeImage device, masked the way
+    /// systemd.generator(7) documents (a /dev/null link under /etc/systemd/system-generators). systemd
+    /// runs every generator before it starts the first unit, on every boot. Kept: fstab, getty (the
+    /// serial console's login), gpt-auto (mounts the ESP at /efi, where boot counting is blessed),
+    /// debug and run (systemd.mask=, systemd.run= on the kernel command line, for debugging).
+    /// Masked: SysV init scripts (none in the image), rc.local, hibernation resume (no swap),
+    /// offline system updates (updates are A/B slots), SSH over vsock and the TPM2 target.
+    /// </summary>
+    public static readonly IReadOnlyList<string> MaskedGenerators =
+    [
+        "systemd-sysv-generator", "systemd-rc-local-generator", "systemd-hibernate-resume-generator",
+        "systemd-system-update-generator", "systemd-ssh-generator", "systemd-tpm2-generator",
+    ];
 
     /// <summary>
     /// What a read-only root needs that no package ships: mount points for the data partition and
     /// the ESP (systemd mounts it at /efi to bless a good boot), a journal directory so the
-    /// journal is persistent on the data partition, and the masks of <see cref="MaskedUnits"/>.
+    /// journal is persistent on the data partition, and the masks of <see cref="MaskedUnits"/> and
+    /// <see cref="MaskedGenerators"/>.
     /// </summary>
     private static void PrepareImmutableLayout(RootfsTree tree, long epoch)
     {
         tree.EnsureDirectory("/data", epoch);
         tree.EnsureDirectory("/efi", epoch, 0b111_000_000);
         tree.EnsureDirectory("/var/log/journal", epoch, 0b111_101_101 | 0x400);
-        foreach (var unit in MaskedUnits.Where(u => tree[$"/usr/lib/systemd/system/{u}"] is not null))
+        foreach (var unit in MaskedUnits.Where(u => tree[$"/usr/lib/systemd/system/{UnitFile(u)}"] is not null))
         {
             tree.WriteSymlink($"/etc/systemd/system/{unit}", "/dev/null", epoch);
         }
+        // systemd-update-done's stamps: without them systemd treats every first boot (an empty
+        // /etc and /var on a new data partition) as "/usr was updated" and rebuilds the hardware
+        // database, the journal catalog and the system users (ConditionNeedsUpdate=). The image
+        // already holds what those produce: accounts are written at build time, and the hwdb
+        // sources are not shipped. Stamped with /usr's own time, so an A/B update that brings a
+        // newer /usr still runs them.
+        var usrTime = tree["/usr"]?.MTime ?? epoch;
+        foreach (var dir in (string[])["/etc", "/var"])
+        {
+            tree.WriteFile($"{dir}/.updated",
+                "# This file was created by EdgeImage in place of systemd-update-done. Its only\n"
+                + "# purpose is to hold a timestamp of the time this directory was updated.\n"
+                + "# See man:systemd-update-done.service(8).\n"
+                + $"TIMESTAMP_NSEC={usrTime * 1_000_000_000L}\n", usrTime);
+        }
+        foreach (var generator in MaskedGenerators.Where(g => tree[$"/usr/lib/systemd/system-generators/{g}"] is not null))
+        {
+            tree.WriteSymlink($"/etc/systemd/system-generators/{generator}", "/dev/null", epoch);
+        }
     }
+
+    /// <summary>The file a unit comes from: a template instance (modprobe@drm.service) from its template.</summary>
+    private static string UnitFile(string unit) =>
+        unit.IndexOf('@') is var at and >= 0 && unit.LastIndexOf('.') is var dot && dot > at + 1
+            ? string.Concat(unit.AsSpan(0, at + 1), unit.AsSpan(dot))
+            : unit;
 
     private static void CheckRootFits(Profile profile, long rootSize)
     {

@@ -22,7 +22,8 @@ public static class QemuCommandLine
         args.AddRange(accelerator == QemuAccelerator.Kvm ? ["-accel", "kvm", "-accel", "tcg"] : ["-accel", "tcg"]);
         if (machine.Cpu is not null)
         {
-            args.AddRange(["-cpu", accelerator == QemuAccelerator.Kvm && machine.Cpu == "max" ? "host" : machine.Cpu]);
+            // Under KVM the guest runs on the host's own CPU; the board's model only matters to TCG.
+            args.AddRange(["-cpu", accelerator == QemuAccelerator.Kvm ? "host" : machine.Cpu]);
         }
         if ((request.MemoryMiB ?? machine.MemoryMiB) is { } memory)
         {

@@ -16,7 +16,7 @@ public class QemuCommandLineTests
 
         Assert.Equal(
             [
-                "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "1024M",
+                "-machine", "q35", "-accel", "tcg", "-cpu", "qemu64", "-m", "1024M", "-smp", "2",
                 "-nodefaults", "-display", "none", "-no-user-config", "-serial", "stdio", "-monitor", "none",
                 "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
                 "-drive", "if=pflash,format=raw,unit=1,file=/tmp/run/OVMF_VARS_4M.fd",
@@ -34,7 +34,7 @@ public class QemuCommandLineTests
 
         Assert.Equal(
             [
-                "-machine", "virt", "-accel", "tcg", "-cpu", "cortex-a57", "-m", "1024M",
+                "-machine", "virt", "-accel", "tcg", "-cpu", "cortex-a57", "-m", "1024M", "-smp", "2",
                 "-nodefaults", "-display", "none", "-no-user-config", "-serial", "stdio", "-monitor", "none",
                 "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd",
                 "-drive", "if=pflash,format=raw,unit=1,file=/tmp/run/AAVMF_VARS.fd",
@@ -152,7 +152,7 @@ public class QemuCommandLineTests
     }
 
     [Fact]
-    public void Kvm_is_named_with_tcg_after_it_and_max_cpu_becomes_host()
+    public void Kvm_is_named_with_tcg_after_it_and_the_cpu_becomes_host()
     {
         var args = QemuCommandLine.Build(Catalog.Get("generic-efi-x86_64"), new QemuRunRequest { ImagePath = "a.img" }, QemuAccelerator.Kvm, "/v");
 
