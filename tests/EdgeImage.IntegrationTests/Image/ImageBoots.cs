@@ -32,6 +32,7 @@ public sealed partial record BootCheck(string Line, IReadOnlyDictionary<string, 
         Assert.Equal("rw", this["etc"]);
         Assert.Equal("new", this["var-file"]);
         Assert.Equal("none", this["failed"]);
+        Assert.Equal("none", this["rebuilt"]);
     }
 
     /// <summary>What every board's second boot of the same disk must report: the first boot's /var file, still a read-only root.</summary>
