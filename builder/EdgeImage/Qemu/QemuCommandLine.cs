@@ -29,9 +29,9 @@ public static class QemuCommandLine
         {
             args.AddRange(["-m", $"{memory}M"]);
         }
-        if (machine.Smp != 1)
+        if ((request.Smp ?? machine.Smp) is var smp and not 1)
         {
-            args.AddRange(["-smp", $"{machine.Smp}"]);
+            args.AddRange(["-smp", $"{smp}"]);
         }
         // -nodefaults drops the VGA card, the default NIC and the default serial/monitor so that the
         // only console is the serial line the runner watches.
@@ -179,6 +179,15 @@ public static class QemuCommandLine
         if (request.MemoryMiB is not null && machine.MemoryMiB is null)
         {
             throw new EdgeImageException($"board {machine.Name} ({machine.Machine}) has a fixed amount of memory", "drop the memory size", ExitCodes.Usage);
+        }
+        // The boards without a memory size are QEMU's models of one SoC, whose core count is fixed too.
+        if (request.Smp is not null && machine.MemoryMiB is null)
+        {
+            throw new EdgeImageException($"board {machine.Name} ({machine.Machine}) has a fixed number of CPUs", "drop the CPU count", ExitCodes.Usage);
+        }
+        if (request.Smp is <= 0)
+        {
+            throw new EdgeImageException($"a run with {request.Smp} CPUs was asked for", "give a positive CPU count", ExitCodes.Usage);
         }
         if (machine.Nic is null && (request.HostForwards.Count > 0 || request.GuestForwards.Count > 0))
         {

@@ -47,6 +47,9 @@ public sealed record QemuRunRequest
     /// <summary>RAM; null for the board's default.</summary>
     public int? MemoryMiB { get; init; }
 
+    /// <summary>Virtual CPUs; null for the board's default.</summary>
+    public int? Smp { get; init; }
+
     /// <summary>Make a guest reboot end QEMU (useful with panic=-1); off so A/B tests can reboot within one run.</summary>
     public bool NoReboot { get; init; }
 

@@ -40,11 +40,11 @@ public sealed class UnprivilegedCli
     /// <summary>The test profile that adds the boot-check overlay to generic-x86_64.</summary>
     public string BootCheckProfile => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "profiles", "generic-x86_64-boot-check.yaml");
 
-    /// <summary>The test profile with the k0s-join service, the k0s stand-in and the join-check unit.</summary>
     /// <summary>The k0s stand-in (a test double, not the real k0s), readable by the unprivileged user.</summary>
     public string K0sStandIn => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "k0s-standin", "k0s");
 
-    public string JoinProfile => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "profiles", "generic-x86_64-join.yaml");
+    /// <summary>A test profile of this project's profiles/ by name, e.g. generic-x86_64-join.</summary>
+    public string TestProfile(string name) => Path.Combine(Repository, "tests", "EdgeImage.IntegrationTests", "profiles", name + ".yaml");
 
     /// <summary>A directory the unprivileged user may write outputs to.</summary>
     public string Output => Path.Combine(Root, "out");

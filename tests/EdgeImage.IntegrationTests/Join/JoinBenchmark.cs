@@ -14,15 +14,15 @@ public sealed class JoinBenchmark
     [Fact]
     public async Task Time_from_QEMU_start_to_the_join_request()
     {
-        var image = await JoinImage.GetAsync();
+        var image = await JoinImage.GetAsync(JoinBoard.GenericX86_64);
         await using var fake = new FakeControlPlane();
         await fake.StartAsync();
         var work = Directory.CreateTempSubdirectory("edgeimage-join-bench-");
         try
         {
             var disk = JoinDisk.Copy(image, work.FullName, "bench.img");
-            await JoinDisk.SeedAsync(disk, JoinBootsFixture.Seed("node-bench", fake.JoinToken));
-            var boot = await JoinDisk.BootAsync(disk, fake);
+            await JoinDisk.SeedAsync(disk, ValidJoinBoots.Seed("node-bench", fake.JoinToken));
+            var boot = await JoinDisk.BootAsync(JoinBoard.GenericX86_64, disk, fake);
 
             var toRequest = Assert.IsType<TimeSpan>(boot.ToFirstRequest);
             Assert.Equal("yes", boot.Check?["joined"]);

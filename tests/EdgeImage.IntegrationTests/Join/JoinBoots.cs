@@ -45,16 +45,12 @@ public sealed record JoinBoot(string Disk, string Console, QemuRunResult Result,
 }
 
 /// <summary>
-/// Disk operations of the join tests: copy the shared image, seed it with the CLI, boot it with
-/// the fake control plane forwarded into the guest, and read its partitions back afterwards without
-/// mounting (debugfs for the ext4 data partition, mtools for the FAT).
+/// Disk operations of the join tests: copy a board's shared image, seed it with the CLI, boot it on
+/// the board's QEMU machine with the fake control plane forwarded into the guest, and read its
+/// partitions back afterwards without mounting (debugfs for the ext4 data partition, mtools for the FAT).
 /// </summary>
 public static class JoinDisk
 {
-    public const string Board = "generic-efi-x86_64";
-
-    /// <summary>A boot to the join under TCG on a loaded two-core host takes 2-4 minutes; with KVM well under one.</summary>
-    public static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(10);
 
     public static string Copy(BuiltImage image, string directory, string name)
     {
@@ -74,11 +70,11 @@ public static class JoinDisk
         }
     }
 
-    public static async Task<JoinBoot> BootAsync(string disk, FakeControlPlane fake, ConsoleRecorder? console = null)
+    public static async Task<JoinBoot> BootAsync(JoinBoard board, string disk, FakeControlPlane fake, ConsoleRecorder? console = null)
     {
         console ??= new ConsoleRecorder();
         var before = fake.Requests.Count;
-        using var hardStop = new CancellationTokenSource(BootTimeout + TimeSpan.FromMinutes(1));
+        using var hardStop = new CancellationTokenSource(board.BootTimeout + TimeSpan.FromMinutes(1));
         var started = 0L;
         var result = await HeavyWork.RunAsync(() =>
         {
@@ -86,8 +82,9 @@ public static class JoinDisk
             return new QemuRunner().RunAsync(new QemuRunRequest
             {
                 ImagePath = disk,
-                Board = Board,
-                Timeout = BootTimeout,
+                Board = board.QemuBoard,
+                Smp = board.Smp,
+                Timeout = board.BootTimeout,
                 NoReboot = true,
                 GuestForwards = [fake.GuestForward],
                 SerialEcho = console,
