@@ -25,6 +25,7 @@ internal static class QemuCommand
         var append = new Option<string?>("--append") { Description = "Kernel command line for --kernel (default: console=<the board's serial console>)." };
         var dtb = new Option<string?>("--dtb") { Description = "Device tree for --kernel (required by the Raspberry Pi boards)." };
         var memory = new Option<int?>("--memory") { Description = "RAM in MiB (default: the board's)." };
+        var cpus = new Option<int?>("--smp") { Description = "Virtual CPUs (default: the board's; fixed on the Raspberry Pi models)." };
         var forward = new Option<string[]>("--forward") { Description = "Host-to-guest forward in QEMU's hostfwd form, e.g. tcp:127.0.0.1:2222-:22; repeatable." };
         var guestForward = new Option<string[]>("--guest-forward")
         {
@@ -34,7 +35,7 @@ internal static class QemuCommand
 
         var command = new Command("qemu", "Boot an image (or a kernel) in QEMU and watch its serial console.")
         {
-            image, board, expect, timeout, kernel, initrd, append, dtb, memory, forward, guestForward, snapshot,
+            image, board, expect, timeout, kernel, initrd, append, dtb, memory, cpus, forward, guestForward, snapshot,
         };
         command.SetAction(async (parsed, ct) =>
         {
@@ -53,6 +54,7 @@ internal static class QemuCommand
                 Append = parsed.GetValue(append),
                 Dtb = parsed.GetValue(dtb),
                 MemoryMiB = parsed.GetValue(memory),
+                Smp = parsed.GetValue(cpus),
                 HostForwards = parsed.GetValue(forward) ?? [],
                 GuestForwards = parsed.GetValue(guestForward) ?? [],
                 Snapshot = parsed.GetValue(snapshot),

@@ -171,10 +171,11 @@ public class QemuCommandLineTests
     [Fact]
     public void A_run_can_ask_for_more_CPUs_than_the_board_defines_but_not_on_a_fixed_SoC_model()
     {
-        var args = QemuCommandLine.Build(Catalog.Get("generic-efi-aarch64"), new QemuRunRequest { ImagePath = "a.img", Smp = 2 }, QemuAccelerator.Tcg, "/v");
+        var args = QemuCommandLine.Build(Catalog.Get("generic-efi-aarch64"), new QemuRunRequest { ImagePath = "a.img", Smp = 4 }, QemuAccelerator.Tcg, "/v");
         var pi = new QemuRunRequest { ImagePath = "sd.img", Kernel = "k", Dtb = "d", Smp = 2 };
 
-        Assert.Equal("2", args[args.ToList().IndexOf("-smp") + 1]);
+        Assert.Equal("4", args[args.ToList().IndexOf("-smp") + 1]);
+        Assert.Single(args, a => a == "-smp");
         Assert.Contains("fixed number of CPUs", Assert.Throws<EdgeImageException>(() => QemuCommandLine.Build(Catalog.Get("rpi-armv7"), pi, QemuAccelerator.Tcg, null)).Message);
     }
 
