@@ -1,4 +1,5 @@
 using EdgeImage.Packages;
+using EdgeImage.Testing.Packages;
 using Xunit.Abstractions;
 
 namespace EdgeImage.IntegrationTests.Packages;
@@ -7,6 +8,7 @@ namespace EdgeImage.IntegrationTests.Packages;
 /// Small hand-written indexes, each aimed at one rule of apt's marking (provider preference, apt's
 /// package-ID tie-break, conflicts, garbage from failed alternatives, ...), served to the host's
 /// apt-get as a local flat repository: the resolver must pick what apt picks, and fail where apt fails.
+/// Most come from SmallIndexes, whose unit tests (ResolverTests) pin down the exact choice.
 /// </summary>
 public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper output) : IDisposable
 {
@@ -16,17 +18,7 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
 
     private static readonly Dictionary<string, (string Index, string[] Request)> Scenarios = new()
     {
-        ["highest-version"] = ("""
-            Package: a
-            Version: 1
-            Depends: b (>= 1)
-
-            Package: b
-            Version: 2
-
-            Package: b
-            Version: 1.5
-            """, ["a"]),
+        ["highest-version"] = (SmallIndexes.HighestVersion, ["a"]),
         ["first-installable-alternative"] = ("""
             Package: a
             Version: 1
@@ -41,17 +33,7 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
             Package: z
             Version: 1
             """, ["a"]),
-        ["requested-alternative-any-order"] = ("""
-            Package: a
-            Version: 1
-            Depends: x | y
-
-            Package: x
-            Version: 1
-
-            Package: y
-            Version: 1
-            """, ["a", "y"]),
+        ["requested-alternative-any-order"] = (SmallIndexes.TwoAlternatives, ["a", "y"]),
         ["provider-preference"] = ("""
             Package: a
             Version: 1
@@ -77,19 +59,7 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
             Essential: yes
             Provides: e
             """, ["a"]),
-        ["id-tie-break-file-order"] = ("""
-            Package: a
-            Version: 1
-            Depends: v
-
-            Package: p1
-            Version: 1
-            Provides: v
-
-            Package: p2
-            Version: 1
-            Provides: v
-            """, ["a"]),
+        ["id-tie-break-file-order"] = (SmallIndexes.EqualProviders, ["a"]),
         ["id-tie-break-created-by-a-relation"] = ("""
             Package: a
             Version: 1
@@ -104,72 +74,10 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
             Version: 1
             Provides: v
             """, ["a"]),
-        ["versioned-provides"] = ("""
-            Package: a
-            Version: 1
-            Depends: v (>= 2)
-
-            Package: unversioned
-            Version: 9
-            Provides: v
-
-            Package: old
-            Version: 1
-            Provides: v (= 1)
-
-            Package: new
-            Version: 1
-            Provides: v (= 2.1)
-            """, ["a"]),
-        ["conflict-forces-second-alternative"] = ("""
-            Package: a
-            Version: 1
-            Depends: x | y
-
-            Package: x
-            Version: 1
-            Conflicts: c
-
-            Package: y
-            Version: 1
-
-            Package: c
-            Version: 1
-            """, ["c", "a"]),
-        ["breaks-forces-second-alternative"] = ("""
-            Package: a
-            Version: 1
-            Depends: x | y
-
-            Package: x
-            Version: 1
-            Breaks: c (<< 2)
-
-            Package: y
-            Version: 1
-
-            Package: c
-            Version: 1.5
-            """, ["c", "a"]),
-        ["failed-alternative-leaves-garbage"] = ("""
-            Package: a
-            Version: 1
-            Depends: x | y
-
-            Package: x
-            Version: 1
-            Depends: z, q
-
-            Package: z
-            Version: 1
-
-            Package: q
-            Version: 1
-            Depends: missing
-
-            Package: y
-            Version: 1
-            """, ["a"]),
+        ["versioned-provides"] = (SmallIndexes.VersionedProvides, ["a"]),
+        ["conflict-forces-second-alternative"] = (SmallIndexes.FirstAlternativeConflicts, ["c", "a"]),
+        ["breaks-forces-second-alternative"] = (SmallIndexes.FirstAlternativeBreaks, ["c", "a"]),
+        ["failed-alternative-leaves-garbage"] = (SmallIndexes.FailedAlternativeLeavesGarbage, ["a"]),
         ["pre-depends-first"] = ("""
             Package: a
             Version: 1
@@ -217,11 +125,7 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
             Version: 1
             Depends: b
             """, ["a"]),
-        ["requested-virtual-with-one-provider"] = ("""
-            Package: mawk
-            Version: 1
-            Provides: awk
-            """, ["awk"]),
+        ["requested-virtual-with-one-provider"] = (SmallIndexes.OneAwkProvider, ["awk"]),
         ["protected-dependency-conflict-fails"] = ("""
             Package: a
             Version: 1
@@ -234,26 +138,8 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
             Version: 1
             Conflicts: x
             """, ["a"]),
-        ["unsatisfiable-version-fails"] = ("""
-            Package: a
-            Version: 1
-            Depends: c
-
-            Package: c
-            Version: 1
-            Depends: b (>= 2)
-
-            Package: b
-            Version: 1
-            """, ["a"]),
-        ["requested-conflict-fails"] = ("""
-            Package: a
-            Version: 1
-            Conflicts: b
-
-            Package: b
-            Version: 1
-            """, ["a", "b"]),
+        ["unsatisfiable-version-fails"] = (SmallIndexes.UnsatisfiableVersion, ["a"]),
+        ["requested-conflict-fails"] = (SmallIndexes.Conflicting, ["a", "b"]),
     };
 
     public static TheoryData<string> Names() => [.. Scenarios.Keys];
@@ -263,7 +149,7 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
     public void Resolver_matches_apt_get_on_a_small_index(string scenario)
     {
         var (index, request) = Scenarios[scenario];
-        var apt = AptSimulation.ForLocalIndex(WithFileFields(index), Arch, _root);
+        var apt = AptSimulation.ForLocalIndex(SmallIndexes.WithFileFields(index, Arch), Arch, _root);
         var resolver = new Resolver(apt.ReadIndex(), Arch);
 
         var expected = apt.TrySimulateInstall(request, out var aptOutput);
@@ -305,7 +191,7 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
             Version: 1
             Conflicts: x
             """;
-        var apt = AptSimulation.ForLocalIndex(WithFileFields(index), Arch, _root);
+        var apt = AptSimulation.ForLocalIndex(SmallIndexes.WithFileFields(index, Arch), Arch, _root);
         var resolver = new Resolver(apt.ReadIndex(), Arch);
 
         Assert.Equal([("a", "1"), ("m", "1"), ("x2", "1"), ("y", "1")], apt.SimulateInstall(["a"]));
@@ -313,14 +199,6 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
         Assert.Contains("a -> m -> none of Depends: x | x2", e.Message);
         Assert.Contains("y 1 (needed too) conflicts with x", e.Message);
     }
-
-    private static string WithFileFields(string index) =>
-        string.Join("\n\n", index.Split("\n\n").Select(p =>
-        {
-            var name = p.Split('\n')[0]["Package: ".Length..];
-            var arch = p.Contains("Architecture:") ? "" : $"\nArchitecture: {Arch}";
-            return $"{p}{arch}\nFilename: pool/{name}.deb\nSize: 1\nSHA256: {new string('0', 64)}";
-        })) + "\n";
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

@@ -1,4 +1,5 @@
 using EdgeImage.Packages;
+using EdgeImage.Testing.Packages;
 
 namespace EdgeImage.Tests.Packages;
 
@@ -7,19 +8,13 @@ public class ResolverTests
     /// <summary>Builds an index from short paragraphs; Architecture defaults to arm64, the file fields are filled in.</summary>
     private static List<PackageRecord> Index(string text) =>
     [
-        .. ControlParagraph.ParseAll(new StringReader(text)).Select(p =>
-        {
-            var fields = p.Fields.ToList();
-            if (p["Architecture"] is null)
-            {
-                fields.Add(new("Architecture", "arm64"));
-            }
-            fields.Add(new("Filename", $"pool/main/{p["Package"]}.deb"));
-            fields.Add(new("Size", "1"));
-            fields.Add(new("SHA256", new string('0', 64)));
-            return PackageRecord.FromParagraph(new ControlParagraph(fields, p.Line), "test index");
-        }),
+        .. ControlParagraph.ParseAll(new StringReader(SmallIndexes.WithFileFields(text, "arm64")))
+            .Select(p => PackageRecord.FromParagraph(p, "test index")),
     ];
+
+    /// <summary>SmallIndexes.TwoAlternatives (a, x and y) with a's Depends written as given.</summary>
+    private static string ADepends(string alternatives) =>
+        SmallIndexes.TwoAlternatives.Replace("Depends: x | y", $"Depends: {alternatives}", StringComparison.Ordinal);
 
     private static string[] Resolve(string index, params string[] packages) =>
         [.. new Resolver(Index(index), "arm64").Resolve(packages).Select(r => $"{r.Name}={r.Version}")];
@@ -27,51 +22,19 @@ public class ResolverTests
     [Fact]
     public void Resolver_picks_highest_version_that_satisfies_all_constraints()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: b (>= 1)
-
-            Package: b
-            Version: 2
-
-            Package: b
-            Version: 1.5
-            """;
-        Assert.Equal(["a=1", "b=2"], Resolve(index, "a"));
+        Assert.Equal(["a=1", "b=2"], Resolve(SmallIndexes.HighestVersion, "a"));
     }
 
     [Fact]
     public void The_first_installable_alternative_is_chosen()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: missing | x | y
-
-            Package: x
-            Version: 1
-
-            Package: y
-            Version: 1
-            """;
-        Assert.Equal(["a=1", "x=1"], Resolve(index, "a"));
+        Assert.Equal(["a=1", "x=1"], Resolve(ADepends("missing | x | y"), "a"));
     }
 
     [Fact]
     public void An_alternative_that_is_requested_too_is_taken_whatever_the_order()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: x | y
-
-            Package: x
-            Version: 1
-
-            Package: y
-            Version: 1
-            """;
+        const string index = SmallIndexes.TwoAlternatives;
         Assert.Equal(["a=1", "y=1"], Resolve(index, "y", "a"));
         // apt marks every requested package before it follows any dependency.
         Assert.Equal(["a=1", "y=1"], Resolve(index, "a", "y"));
@@ -81,18 +44,7 @@ public class ResolverTests
     [Fact]
     public void A_version_constraint_skips_to_the_next_alternative()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: x (>= 2) | y
-
-            Package: x
-            Version: 1
-
-            Package: y
-            Version: 1
-            """;
-        Assert.Equal(["a=1", "y=1"], Resolve(index, "a"));
+        Assert.Equal(["a=1", "y=1"], Resolve(ADepends("x (>= 2) | y"), "a"));
     }
 
     [Fact]
@@ -124,86 +76,27 @@ public class ResolverTests
     public void Equal_providers_are_decided_like_apt_by_the_package_apt_created_last()
     {
         // apt creates "v" (a's dependency) before p1 and p2; of two equally good providers it takes the higher ID.
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: v
-
-            Package: p1
-            Version: 1
-            Provides: v
-
-            Package: p2
-            Version: 1
-            Provides: v
-            """;
-        Assert.Equal(["a=1", "p2=1"], Resolve(index, "a"));
+        Assert.Equal(["a=1", "p2=1"], Resolve(SmallIndexes.EqualProviders, "a"));
     }
 
     [Fact]
     public void Versioned_dependencies_on_virtual_packages_need_a_versioned_provide()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: v (>= 2)
-
-            Package: unversioned
-            Version: 9
-            Provides: v
-
-            Package: old
-            Version: 1
-            Provides: v (= 1)
-
-            Package: new
-            Version: 1
-            Provides: v (= 2.1)
-            """;
-        Assert.Equal(["a=1", "new=1"], Resolve(index, "a"));
+        Assert.Equal(["a=1", "new=1"], Resolve(SmallIndexes.VersionedProvides, "a"));
     }
 
     [Fact]
     public void A_conflict_with_a_requested_package_forces_the_second_alternative()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: x | y
-
-            Package: x
-            Version: 1
-            Conflicts: c
-
-            Package: y
-            Version: 1
-
-            Package: c
-            Version: 1
-            """;
-        Assert.Equal(["a=1", "c=1", "y=1"], Resolve(index, "c", "a"));
+        Assert.Equal(["a=1", "c=1", "y=1"], Resolve(SmallIndexes.FirstAlternativeConflicts, "c", "a"));
     }
 
     [Fact]
     public void Breaks_with_a_matching_version_forces_the_second_alternative()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: x | y
-
-            Package: x
-            Version: 1
-            Breaks: c (<< 2)
-
-            Package: y
-            Version: 1
-
-            Package: c
-            Version: 1.5
-            """;
+        const string index = SmallIndexes.FirstAlternativeBreaks;
         Assert.Equal(["a=1", "c=1.5", "y=1"], Resolve(index, "c", "a"));
-        Assert.Equal(["a=1", "c=1.5", "x=1"], Resolve(index.Replace("(<< 2)", "(<< 1)"), "c", "a"));
+        Assert.Equal(["a=1", "c=1.5", "x=1"], Resolve(index.Replace("(<< 2)", "(<< 1)", StringComparison.Ordinal), "c", "a"));
     }
 
     [Fact]
@@ -211,26 +104,7 @@ public class ResolverTests
     {
         // x pulls in z, then fails on q (which needs a missing package); apt leaves z marked and its
         // auto-remover drops it again.
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: x | y
-
-            Package: x
-            Version: 1
-            Depends: z, q
-
-            Package: z
-            Version: 1
-
-            Package: q
-            Version: 1
-            Depends: missing
-
-            Package: y
-            Version: 1
-            """;
-        Assert.Equal(["a=1", "y=1"], Resolve(index, "a"));
+        Assert.Equal(["a=1", "y=1"], Resolve(SmallIndexes.FailedAlternativeLeavesGarbage, "a"));
     }
 
     [Fact]
@@ -268,12 +142,7 @@ public class ResolverTests
     [Fact]
     public void A_requested_virtual_package_with_one_provider_selects_the_provider()
     {
-        const string index = """
-            Package: mawk
-            Version: 1
-            Provides: awk
-            """;
-        Assert.Equal(["mawk=1"], Resolve(index, "awk"));
+        Assert.Equal(["mawk=1"], Resolve(SmallIndexes.OneAwkProvider, "awk"));
     }
 
     [Fact]
@@ -314,19 +183,7 @@ public class ResolverTests
     [Fact]
     public void An_unsatisfiable_version_names_the_chain_and_what_is_available()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: c
-
-            Package: c
-            Version: 1
-            Depends: b (>= 2)
-
-            Package: b
-            Version: 1
-            """;
-        var e = Assert.Throws<EdgeImageException>(() => Resolve(index, "a"));
+        var e = Assert.Throws<EdgeImageException>(() => Resolve(SmallIndexes.UnsatisfiableVersion, "a"));
         Assert.Equal("cannot resolve the packages for arm64 from trixie/main: a -> c -> b (>= 2) but only 1 is available", e.Message);
         Assert.Contains("packages:", e.Hint);
     }
@@ -341,15 +198,7 @@ public class ResolverTests
     [Fact]
     public void Two_requested_packages_that_conflict_are_reported()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Conflicts: b
-
-            Package: b
-            Version: 1
-            """;
-        var e = Assert.Throws<EdgeImageException>(() => Resolve(index, "a", "b"));
+        var e = Assert.Throws<EdgeImageException>(() => Resolve(SmallIndexes.Conflicting, "a", "b"));
         Assert.Contains("a conflicts with b", e.Message);
     }
 }
