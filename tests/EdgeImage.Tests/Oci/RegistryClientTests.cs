@@ -1,15 +1,15 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using EdgeImage.Oci;
+using EdgeImage.Tests.Fixtures;
 
 namespace EdgeImage.Tests.Oci;
 
 /// <summary>
-/// The registry client against TokenRegistryDouble, a loopback HttpListener that answers like a
-/// registry behind a token service (Docker Hub's flow): 401 + WWW-Authenticate: Bearer, a token
+/// The registry client against a loopback HTTP server double whose TokenRegistryDouble answers like
+/// a registry behind a token service (Docker Hub's flow): 401 + WWW-Authenticate: Bearer, a token
 /// endpoint, and manifests only for requests that carry the token.
 /// </summary>
 public sealed class RegistryClientTests : IDisposable
@@ -18,28 +18,17 @@ public sealed class RegistryClientTests : IDisposable
     private static readonly byte[] Manifest = Encoding.UTF8.GetBytes("""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}""");
     private static readonly string ManifestDigest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Manifest));
 
-    private readonly HttpListener _server = new();
-    private readonly int _port;
-    private readonly Task _serving;
+    private readonly LoopbackHttpServerDouble _server;
     private readonly ConcurrentQueue<string> _requests = new();
     private readonly HttpClient _http = new();
 
-    public RegistryClientTests()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        _port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _server.Prefixes.Add($"http://127.0.0.1:{_port}/");
-        _server.Start();
-        _serving = Task.Run(TokenRegistryDouble);
-    }
+    public RegistryClientTests() => _server = new(TokenRegistryDouble);
 
     [Fact]
     public async Task Challenge_is_answered_with_a_token_from_the_realm_and_the_request_retried_with_it()
     {
         var client = new RegistryClient(_http);
-        var image = ImageReference.Parse($"127.0.0.1:{_port}/test/app@{ManifestDigest}");
+        var image = ImageReference.Parse($"127.0.0.1:{_server.Port}/test/app@{ManifestDigest}");
 
         using var response = await client.GetManifestAsync(image, ManifestDigest, default);
 
@@ -57,7 +46,7 @@ public sealed class RegistryClientTests : IDisposable
     public async Task Token_is_reused_for_the_next_request_to_the_same_repository()
     {
         var client = new RegistryClient(_http);
-        var image = ImageReference.Parse($"127.0.0.1:{_port}/test/app@{ManifestDigest}");
+        var image = ImageReference.Parse($"127.0.0.1:{_server.Port}/test/app@{ManifestDigest}");
 
         (await client.GetManifestAsync(image, ManifestDigest, default)).Dispose();
         (await client.GetManifestAsync(image, ManifestDigest, default)).Dispose();
@@ -70,7 +59,7 @@ public sealed class RegistryClientTests : IDisposable
     public async Task Manifest_request_accepts_oci_and_docker_manifests_and_indexes()
     {
         var client = new RegistryClient(_http);
-        var image = ImageReference.Parse($"127.0.0.1:{_port}/test/accept@{ManifestDigest}");
+        var image = ImageReference.Parse($"127.0.0.1:{_server.Port}/test/accept@{ManifestDigest}");
 
         using var response = await client.GetManifestAsync(image, ManifestDigest, default);
 
@@ -85,11 +74,11 @@ public sealed class RegistryClientTests : IDisposable
     public async Task Refused_token_is_an_error_naming_the_token_endpoint()
     {
         var client = new RegistryClient(_http);
-        var image = ImageReference.Parse($"127.0.0.1:{_port}/private/app@{ManifestDigest}");
+        var image = ImageReference.Parse($"127.0.0.1:{_server.Port}/private/app@{ManifestDigest}");
 
         var error = await Assert.ThrowsAsync<EdgeImageException>(() => client.GetManifestAsync(image, ManifestDigest, default));
 
-        Assert.Contains($"token endpoint http://127.0.0.1:{_port}/token", error.Message);
+        Assert.Contains($"token endpoint http://127.0.0.1:{_server.Port}/token", error.Message);
         Assert.Contains("401", error.Message);
     }
 
@@ -143,61 +132,33 @@ public sealed class RegistryClientTests : IDisposable
     public void Dispose()
     {
         _http.Dispose();
-        _server.Close();
-        try
-        {
-            _serving.Wait();
-        }
-        catch (AggregateException)
-        {
-            // GetContextAsync throws once the listener is closed; that ends the loop.
-        }
+        _server.Dispose();
     }
 
-    private async Task TokenRegistryDouble()
+    private byte[] TokenRegistryDouble(HttpListenerRequest request, HttpListenerResponse response)
     {
-        while (_server.IsListening)
+        var auth = request.Headers["Authorization"] ?? "";
+        var url = request.Url!;
+        _requests.Enqueue($"{request.HttpMethod} {url.PathAndQuery} auth={auth}");
+        if (url.AbsolutePath == "/token")
         {
-            HttpListenerContext context;
-            try
-            {
-                context = await _server.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-            {
-                return;
-            }
-            var request = context.Request;
-            var auth = request.Headers["Authorization"] ?? "";
-            var url = request.Url!;
-            _requests.Enqueue($"{request.HttpMethod} {url.PathAndQuery} auth={auth}");
-            var response = context.Response;
-            byte[] body;
-            if (url.AbsolutePath == "/token")
-            {
-                var repository = Uri.UnescapeDataString(url.Query).Split("repository:")[1].Split(':')[0];
-                var known = repository is "test/app" or "test/accept" && request.QueryString["service"] == "test-registry";
-                response.StatusCode = known ? 200 : 401;
-                body = Encoding.UTF8.GetBytes(known ? $$"""{"token":"token-for-{{repository}}","expires_in":300}""" : "{}");
-            }
-            else if (auth != $"Bearer token-for-{url.AbsolutePath.Split('/')[2]}/{url.AbsolutePath.Split('/')[3]}")
-            {
-                var repository = $"{url.AbsolutePath.Split('/')[2]}/{url.AbsolutePath.Split('/')[3]}";
-                response.StatusCode = 401;
-                response.AddHeader("WWW-Authenticate", $"Bearer realm=\"http://127.0.0.1:{_port}/token\",service=\"test-registry\",scope=\"repository:{repository}:pull\"");
-                body = [];
-            }
-            else if (url.AbsolutePath.Contains("/test/accept/", StringComparison.Ordinal))
-            {
-                body = Encoding.UTF8.GetBytes(request.Headers["Accept"] ?? "");
-            }
-            else
-            {
-                response.ContentType = RegistryClient.OciManifest;
-                body = Manifest;
-            }
-            await response.OutputStream.WriteAsync(body);
-            response.Close();
+            var repository = Uri.UnescapeDataString(url.Query).Split("repository:")[1].Split(':')[0];
+            var known = repository is "test/app" or "test/accept" && request.QueryString["service"] == "test-registry";
+            response.StatusCode = known ? 200 : 401;
+            return Encoding.UTF8.GetBytes(known ? $$"""{"token":"token-for-{{repository}}","expires_in":300}""" : "{}");
         }
+        if (auth != $"Bearer token-for-{url.AbsolutePath.Split('/')[2]}/{url.AbsolutePath.Split('/')[3]}")
+        {
+            var repository = $"{url.AbsolutePath.Split('/')[2]}/{url.AbsolutePath.Split('/')[3]}";
+            response.StatusCode = 401;
+            response.AddHeader("WWW-Authenticate", $"Bearer realm=\"http://127.0.0.1:{_server.Port}/token\",service=\"test-registry\",scope=\"repository:{repository}:pull\"");
+            return [];
+        }
+        if (url.AbsolutePath.Contains("/test/accept/", StringComparison.Ordinal))
+        {
+            return Encoding.UTF8.GetBytes(request.Headers["Accept"] ?? "");
+        }
+        response.ContentType = RegistryClient.OciManifest;
+        return Manifest;
     }
 }

@@ -1,35 +1,21 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using EdgeImage.Packages;
+using EdgeImage.Tests.Fixtures;
 
 namespace EdgeImage.Tests.Packages;
 
-/// <summary>The HTTP transport against a loopback HttpListener standing in for a mirror.</summary>
+/// <summary>The HTTP transport against a loopback HTTP server double standing in for a mirror.</summary>
 public sealed class MirrorFetcherTests : IDisposable
 {
-    private readonly HttpListener _server = new();
-    private readonly string _base;
-    private readonly Task _serving;
-
-    public MirrorFetcherTests()
-    {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _base = $"http://127.0.0.1:{port}/debian/";
-        _server.Prefixes.Add(_base);
-        _server.Start();
-        _serving = Task.Run(Serve);
-    }
+    private readonly LoopbackHttpServerDouble _mirror = new(Respond, "/debian/");
 
     [Fact]
     public async Task Reads_a_file_over_http()
     {
         using var fetcher = new MirrorFetcher();
 
-        await using var stream = await fetcher.OpenAsync(new Uri(_base + "dists/trixie/InRelease"), default);
+        await using var stream = await fetcher.OpenAsync(new Uri(_mirror.Url + "dists/trixie/InRelease"), default);
 
         Assert.Equal("signed release", await new StreamReader(stream!).ReadToEndAsync());
     }
@@ -39,7 +25,7 @@ public sealed class MirrorFetcherTests : IDisposable
     {
         using var fetcher = new MirrorFetcher();
 
-        Assert.Null(await fetcher.OpenAsync(new Uri(_base + "dists/forky/InRelease"), default));
+        Assert.Null(await fetcher.OpenAsync(new Uri(_mirror.Url + "dists/forky/InRelease"), default));
     }
 
     [Fact]
@@ -47,9 +33,9 @@ public sealed class MirrorFetcherTests : IDisposable
     {
         using var fetcher = new MirrorFetcher();
 
-        var e = await Assert.ThrowsAsync<EdgeImageException>(() => fetcher.OpenAsync(new Uri(_base + "forbidden"), default));
+        var e = await Assert.ThrowsAsync<EdgeImageException>(() => fetcher.OpenAsync(new Uri(_mirror.Url + "forbidden"), default));
 
-        Assert.Contains($"{_base}forbidden: the mirror answered 403", e.Message);
+        Assert.Contains($"{_mirror.Url}forbidden: the mirror answered 403", e.Message);
         Assert.Contains("--mirror", e.Hint);
     }
 
@@ -73,45 +59,17 @@ public sealed class MirrorFetcherTests : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        // Close alone: after Stop, the managed HttpListener's Close binds the port once more to
-        // unregister it, which fails when another process has taken the port in the meantime.
-        _server.Close();
-        try
-        {
-            _serving.Wait();
-        }
-        catch (AggregateException)
-        {
-            // The listener throws from GetContextAsync once it is stopped; that ends the loop.
-        }
-    }
+    public void Dispose() => _mirror.Dispose();
 
-    private async Task Serve()
+    private static byte[] Respond(HttpListenerRequest request, HttpListenerResponse response)
     {
-        while (_server.IsListening)
+        var (status, body) = request.Url!.AbsolutePath switch
         {
-            HttpListenerContext context;
-            try
-            {
-                context = await _server.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-            {
-                return;
-            }
-            var path = context.Request.Url!.AbsolutePath;
-            var (status, body) = path switch
-            {
-                "/debian/dists/trixie/InRelease" => (200, "signed release"),
-                "/debian/forbidden" => (403, "no"),
-                _ => (404, "not here"),
-            };
-            context.Response.StatusCode = status;
-            var bytes = Encoding.ASCII.GetBytes(body);
-            await context.Response.OutputStream.WriteAsync(bytes);
-            context.Response.Close();
-        }
+            "/debian/dists/trixie/InRelease" => (200, "signed release"),
+            "/debian/forbidden" => (403, "no"),
+            _ => (404, "not here"),
+        };
+        response.StatusCode = status;
+        return Encoding.ASCII.GetBytes(body);
     }
 }
