@@ -1,7 +1,7 @@
-using System.Diagnostics;
-using System.Security.Cryptography;
 using EdgeImage.Packages;
 using EdgeImage.Rootfs;
+using EdgeImage.Testing;
+using EdgeImage.Testing.Rootfs;
 
 namespace EdgeImage.IntegrationTests;
 
@@ -43,39 +43,10 @@ internal static class TrixieDebs
     }
 
     /// <summary>The index record a resolver would have produced, rebuilt from the .deb itself.</summary>
-    private static PackageFile Describe(string deb)
-    {
-        var control = ControlParagraph.ParseSingle(Run("dpkg-deb", ["--field", deb]));
-        var record = new PackageRecord
-        {
-            Name = control.Required("Package", deb),
-            Version = control.Required("Version", deb),
-            Architecture = control.Required("Architecture", deb),
-            Filename = Path.GetFileName(deb),
-            Size = new FileInfo(deb).Length,
-            Sha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(deb))),
-            Control = control,
-        };
-        return new PackageFile(record, deb);
-    }
+    private static PackageFile Describe(string deb) =>
+        LocalDeb.Describe(deb, ControlParagraph.ParseSingle(Run("dpkg-deb", ["--field", deb])));
 
-    public static string Run(string tool, params string[] args)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{tool} {string.Join(' ', args)} failed ({process.ExitCode}): {stderr.Result}");
-        }
-        return stdout;
-    }
+    public static string Run(string tool, params string[] args) => ExternalTool.Run(tool, args);
 
     public static string Tar(params string[] args) => Run("tar", args);
 }

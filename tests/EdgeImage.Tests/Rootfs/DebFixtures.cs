@@ -1,10 +1,10 @@
-using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text;
 using EdgeImage.Packages;
 using EdgeImage.Rootfs;
+using EdgeImage.Testing;
+using EdgeImage.Testing.Rootfs;
 
 namespace EdgeImage.Tests.Rootfs;
 
@@ -92,35 +92,10 @@ internal sealed class DebFixtures : IDisposable
     private static string Control(string name, string extra) =>
         $"Package: {name}\nVersion: 1.0\nArchitecture: amd64\nMaintainer: Test <t@example.org>\n{extra}Description: fixture {name}\n";
 
-    private static PackageFile Describe(string name, string deb, string extra)
-    {
-        var record = new PackageRecord
-        {
-            Name = name,
-            Version = "1.0",
-            Architecture = "amd64",
-            Filename = Path.GetFileName(deb),
-            Size = new FileInfo(deb).Length,
-            Sha256 = Convert.ToHexStringLower(SHA256.HashData(System.IO.File.ReadAllBytes(deb))),
-            Control = ControlParagraph.ParseSingle(Control(name, extra)),
-        };
-        return new PackageFile(record, deb);
-    }
+    private static PackageFile Describe(string name, string deb, string extra) =>
+        LocalDeb.Describe(deb, ControlParagraph.ParseSingle(Control(name, extra)));
 
-    public static string Run(string tool, params string[] args)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{tool} failed: {stderr.Result}");
-        return stdout;
-    }
+    public static string Run(string tool, params string[] args) => ExternalTool.Run(tool, args);
 
     public void Dispose() => _dir.Delete(recursive: true);
 }
