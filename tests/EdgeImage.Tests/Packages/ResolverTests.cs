@@ -110,32 +110,8 @@ public class ResolverTests
     [Fact]
     public void Any_qualified_dependencies_need_multi_arch_allowed_and_arch_all_packages_count_as_native()
     {
-        const string index = """
-            Package: a
-            Version: 1
-            Depends: python3:any, data, tool:any
-
-            Package: python3
-            Version: 3.13
-            Multi-Arch: allowed
-
-            Package: data
-            Version: 1
-            Architecture: all
-
-            Package: data
-            Version: 5
-            Architecture: amd64
-
-            Package: tool
-            Version: 1
-            Multi-Arch: foreign
-
-            Package: tool-compat
-            Version: 1
-            Multi-Arch: allowed
-            Provides: tool
-            """;
+        // data 5 is higher but amd64 only: an arm64 resolver must stay with the arch: all data 1.
+        const string index = SmallIndexes.AnyQualifiedDependencies + "\n\nPackage: data\nVersion: 5\nArchitecture: amd64\n";
         Assert.Equal(["a=1", "data=1", "python3=3.13", "tool-compat=1"], Resolve(index, "a"));
     }
 

@@ -8,24 +8,29 @@ public sealed class ProfileLoaderTests : IDisposable
 
     public void Dispose() => _files.Dispose();
 
-    private EdgeImageException LoadFails(string path)
+    private static EdgeImageException LoadFails(string path)
     {
         var e = Assert.Throws<EdgeImageException>(() => ProfileLoader.Load(path));
         Assert.Equal(ExitCodes.InvalidProfile, e.ExitCode);
         return e;
     }
 
+    /// <summary>Writes edge.yaml, which must fail to load as an invalid profile; returns its path and the error.</summary>
+    private (string Path, EdgeImageException Error) EdgeFails(string yaml)
+    {
+        var path = _files.Write("edge", yaml);
+        return (path, LoadFails(path));
+    }
+
     [Fact]
     public void Unknown_key_is_reported_at_its_line_and_column_with_a_suggestion()
     {
-        var path = _files.Write("edge", """
+        var (path, e) = EdgeFails("""
             name: edge
             arch: amd64
             board: generic-efi
             pakages: [systemd]
             """);
-
-        var e = LoadFails(path);
 
         Assert.Equal($"{path}:4:1: unknown key 'pakages' (did you mean 'packages'?)", e.Message);
         Assert.Contains("valid keys at the top level: name, description, extends, arch", e.Hint);
@@ -35,7 +40,7 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void Unknown_key_inside_a_section_names_the_section_and_its_keys()
     {
-        var path = _files.Write("edge", """
+        var (path, e) = EdgeFails("""
             name: edge
             arch: amd64
             board: generic-efi
@@ -44,8 +49,6 @@ public sealed class ProfileLoaderTests : IDisposable
               comdline: quiet
             """);
 
-        var e = LoadFails(path);
-
         Assert.Equal($"{path}:6:3: unknown key 'kernel.comdline' (did you mean 'cmdline'?)", e.Message);
         Assert.Contains("valid keys under kernel: package, modules, cmdline", e.Hint);
     }
@@ -53,9 +56,7 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void A_section_key_written_at_the_top_level_points_to_its_section()
     {
-        var path = _files.Write("edge", "name: edge\narch: amd64\nboard: generic-efi\ncmdline: quiet\n");
-
-        var e = LoadFails(path);
+        var (_, e) = EdgeFails("name: edge\narch: amd64\nboard: generic-efi\ncmdline: quiet\n");
 
         Assert.Contains(":4:1: unknown key 'cmdline' (did you mean 'kernel.cmdline'?", e.Message);
     }
@@ -63,7 +64,7 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void Wrong_types_are_reported_where_the_value_is()
     {
-        var path = _files.Write("edge", """
+        var (path, e) = EdgeFails("""
             name: edge
             arch: amd64
             board: generic-efi
@@ -74,8 +75,6 @@ public sealed class ProfileLoaderTests : IDisposable
             kernel: linux-image-amd64
             """);
 
-        var e = LoadFails(path);
-
         Assert.Contains($"{path}:4:11: 'packages' must be a list, not 'systemd' (write [systemd])", e.Message);
         Assert.Contains($"{path}:5:19: 'include_required' must be true or false, not 'yes'", e.Message);
         Assert.Contains($"{path}:7:9: 'partitions.root' must be a whole number of MiB greater than 0, not '1.5G'", e.Message);
@@ -85,9 +84,7 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void Arch_outside_amd64_arm64_armhf_is_rejected_and_a_common_alias_is_translated()
     {
-        var path = _files.Write("edge", "name: edge\narch: aarch64\nboard: generic-efi\n");
-
-        var e = LoadFails(path);
+        var (path, e) = EdgeFails("name: edge\narch: aarch64\nboard: generic-efi\n");
 
         Assert.Equal($"{path}:2:7: 'arch' must be one of amd64, arm64, armhf, not 'aarch64' (for aarch64 write 'arm64')", e.Message);
     }
@@ -95,17 +92,15 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void Misspelled_arch_gets_a_did_you_mean()
     {
-        var path = _files.Write("edge", "name: edge\narch: amd46\nboard: generic-efi\n");
+        var (_, e) = EdgeFails("name: edge\narch: amd46\nboard: generic-efi\n");
 
-        Assert.EndsWith("not 'amd46' (did you mean 'amd64'?)", LoadFails(path).Message);
+        Assert.EndsWith("not 'amd46' (did you mean 'amd64'?)", e.Message);
     }
 
     [Fact]
     public void Missing_arch_and_board_are_both_reported_at_the_start_of_the_file()
     {
-        var path = _files.Write("edge", "name: edge\ndescription: nothing else\n");
-
-        var e = LoadFails(path);
+        var (path, e) = EdgeFails("name: edge\ndescription: nothing else\n");
 
         Assert.Contains($"{path}:1:1: missing required key 'arch'", e.Message);
         Assert.Contains($"{path}:1:1: missing required key 'board'", e.Message);
@@ -114,23 +109,23 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void Missing_name_is_reported()
     {
-        var path = _files.Write("edge", "arch: amd64\nboard: generic-efi\n");
+        var (path, e) = EdgeFails("arch: amd64\nboard: generic-efi\n");
 
-        Assert.Equal($"{path}:1:1: missing required key 'name'", LoadFails(path).Message);
+        Assert.Equal($"{path}:1:1: missing required key 'name'", e.Message);
     }
 
     [Fact]
     public void Name_that_differs_from_the_file_name_is_rejected()
     {
-        var path = _files.Write("edge", "name: other\narch: amd64\nboard: generic-efi\n");
+        var (_, e) = EdgeFails("name: other\narch: amd64\nboard: generic-efi\n");
 
-        Assert.Contains("name 'other' differs from the file name edge.yaml", LoadFails(path).Message);
+        Assert.Contains("name 'other' differs from the file name edge.yaml", e.Message);
     }
 
     [Fact]
     public void All_errors_of_a_file_are_reported_at_once_in_file_order()
     {
-        var path = _files.Write("edge", """
+        var (path, e) = EdgeFails("""
             name: edge
             arch: i386
             board: generic-efi
@@ -141,8 +136,6 @@ public sealed class ProfileLoaderTests : IDisposable
             k0s:
               version: 1.34
             """);
-
-        var e = LoadFails(path);
 
         var lines = e.Message.Split('\n');
         Assert.Equal($"5 errors in profile {path}:", lines[0]);
@@ -157,17 +150,17 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void Yaml_syntax_error_names_file_line_and_column()
     {
-        var path = _files.Write("edge", "name: edge\narch: amd64\n  board: x\n");
+        var (path, e) = EdgeFails("name: edge\narch: amd64\n  board: x\n");
 
-        Assert.StartsWith($"{path}:3:", LoadFails(path).Message);
+        Assert.StartsWith($"{path}:3:", e.Message);
     }
 
     [Fact]
     public void Empty_file_is_an_error_not_an_empty_profile()
     {
-        var path = _files.Write("edge", "# nothing yet\n");
+        var (_, e) = EdgeFails("# nothing yet\n");
 
-        Assert.Contains("but the file is empty", LoadFails(path).Message);
+        Assert.Contains("but the file is empty", e.Message);
     }
 
     [Fact]
@@ -373,7 +366,7 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void Image_not_pinned_by_digest_is_rejected_with_how_to_pin_it()
     {
-        var path = _files.Write("edge", $"""
+        var (path, e) = EdgeFails($"""
             name: edge
             arch: amd64
             board: generic-efi
@@ -385,8 +378,6 @@ public sealed class ProfileLoaderTests : IDisposable
                 - quay.io/ok@{Digest}
             """);
 
-        var e = LoadFails(path);
-
         Assert.Contains($"{path}:7:7: 'k0s.images item': image 'docker.io/library/nginx:1.27' is not pinned by digest; write it as docker.io/library/nginx@sha256:", e.Message);
         Assert.Contains($"{path}:8:7: 'k0s.images item': image 'quay.io/app@sha256:ABC' is not a reference pinned by sha256 digest", e.Message);
         Assert.DoesNotContain("quay.io/ok", e.Message);
@@ -395,7 +386,7 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void Bad_worker_options_and_unknown_worker_keys_are_reported_with_the_worker_keys()
     {
-        var path = _files.Write("edge", """
+        var (path, e) = EdgeFails("""
             name: edge
             arch: amd64
             board: generic-efi
@@ -407,8 +398,6 @@ public sealed class ProfileLoaderTests : IDisposable
                 lables: {a: b}
             """);
 
-        var e = LoadFails(path);
-
         Assert.Contains($"{path}:7:14: 'k0s.worker.taints item': 'dedicated=edge' is not a taint", e.Message);
         Assert.Contains($"{path}:8:25: 'k0s.worker.kubelet_extra_args': 'max-pods=50' is not a kubelet flag", e.Message);
         Assert.Contains($"{path}:9:5: unknown key 'k0s.worker.lables' (did you mean 'labels'?)", e.Message);
@@ -418,8 +407,8 @@ public sealed class ProfileLoaderTests : IDisposable
     [Fact]
     public void K0s_section_without_a_version_anywhere_is_an_error()
     {
-        var path = _files.Write("edge", "name: edge\narch: amd64\nboard: generic-efi\nk0s:\n  airgap: false\n");
+        var (path, e) = EdgeFails("name: edge\narch: amd64\nboard: generic-efi\nk0s:\n  airgap: false\n");
 
-        Assert.Contains($"{path}:4:1: the k0s section has no 'version'", LoadFails(path).Message);
+        Assert.Contains($"{path}:4:1: the k0s section has no 'version'", e.Message);
     }
 }

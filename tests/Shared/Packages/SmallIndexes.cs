@@ -124,6 +124,33 @@ internal static partial class SmallIndexes
         Version: 1
         """;
 
+    /// <summary>
+    /// a needs python3:any (Multi-Arch: allowed), data (Architecture: all) and tool:any, which only
+    /// tool-compat (Multi-Arch: allowed) provides; tool itself is Multi-Arch: foreign.
+    /// </summary>
+    public const string AnyQualifiedDependencies = """
+        Package: a
+        Version: 1
+        Depends: python3:any, data, tool:any
+
+        Package: python3
+        Version: 3.13
+        Multi-Arch: allowed
+
+        Package: data
+        Version: 1
+        Architecture: all
+
+        Package: tool
+        Version: 1
+        Multi-Arch: foreign
+
+        Package: tool-compat
+        Version: 1
+        Multi-Arch: allowed
+        Provides: tool
+        """;
+
     /// <summary>Only mawk, which provides awk.</summary>
     public const string OneAwkProvider = """
         Package: mawk
