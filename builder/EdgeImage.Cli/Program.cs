@@ -41,6 +41,16 @@ catch (EdgeImageException e)
     }
     return e.ExitCode;
 }
+catch (Exception e) when (HostIoError.Handles(e))
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine($"hint: {HostIoError.Hint(e)}");
+    if (verbose)
+    {
+        Console.Error.WriteLine(e);
+    }
+    return ExitCodes.Failure;
+}
 catch (OperationCanceledException)
 {
     Console.Error.WriteLine("error: cancelled");

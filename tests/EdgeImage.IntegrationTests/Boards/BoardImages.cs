@@ -58,8 +58,9 @@ public sealed record BoardImage(string Profile, string Directory, JsonElement Ma
 /// <summary>
 /// One build per board for the whole run, of the test profile that adds the boot-check overlay to a
 /// shipped profile (profiles/&lt;profile&gt;-boot-check.yaml), so the layout and ELF tests read the
-/// same image the boot tests boot. The output lives under the system temp directory and is left for
-/// inspection after a failure.
+/// same image the boot tests boot. The output lives under the system temp directory and is deleted
+/// when the test run ends (several GiB of disk copies per run); set EDGEIMAGE_KEEP_TEST_OUTPUT=1 to
+/// keep it for inspection.
 /// </summary>
 public static class BoardImages
 {
@@ -70,7 +71,27 @@ public static class BoardImages
 
     private static readonly Dictionary<string, Lazy<Task<BoardImage>>> Builds = new(StringComparer.Ordinal);
 
-    private static readonly string Output = System.IO.Directory.CreateTempSubdirectory("edgeimage-boards-").FullName;
+    private static readonly string Output = CreateOutput();
+
+    private static string CreateOutput()
+    {
+        var output = System.IO.Directory.CreateTempSubdirectory("edgeimage-boards-").FullName;
+        if (Environment.GetEnvironmentVariable("EDGEIMAGE_KEEP_TEST_OUTPUT") is not ("1" or "true"))
+        {
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                try
+                {
+                    System.IO.Directory.Delete(output, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // A QEMU the run could not stop may still hold a disk open; the temp cleaner gets it later.
+                }
+            };
+        }
+        return output;
+    }
 
     public static string Work(string name) => System.IO.Directory.CreateDirectory(Path.Combine(Output, name)).FullName;
 
