@@ -16,7 +16,7 @@ public class QemuCommandLineTests
 
         Assert.Equal(
             [
-                "-machine", "q35", "-accel", "tcg", "-cpu", "qemu64", "-m", "1024M", "-smp", "2",
+                "-machine", "q35", "-accel", "tcg", "-cpu", "qemu64", "-m", "1024M",
                 "-nodefaults", "-display", "none", "-no-user-config", "-serial", "stdio", "-monitor", "none",
                 "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
                 "-drive", "if=pflash,format=raw,unit=1,file=/tmp/run/OVMF_VARS_4M.fd",
