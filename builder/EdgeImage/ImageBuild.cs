@@ -100,6 +100,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
             Tree = tree,
             Kernel = kernel,
             BoardModules = board.InitramfsModules(profile),
+            BoardModulesByModalias = board.InitramfsModulesByModalias,
             ProfileModules = profile.Kernel.Modules,
             Origin = profile.Locate("kernel"),
             Debug = profile.Debug,

@@ -20,6 +20,9 @@ public sealed class EfiBoard : IBoardBackend
 
     public IReadOnlyList<string> InitramfsModules(Profile profile) => Modules;
 
+    /// <summary>A generic UEFI machine has one or two of the storage buses these modules drive.</summary>
+    public bool InitramfsModulesByModalias => true;
+
     public IReadOnlyList<string> RequiredTools => FatImage.RequiredTools;
 
     public async Task<DiskResult> WriteDiskAsync(BootPayload payload, Stream disk, HostTools tools, BuildContext context)

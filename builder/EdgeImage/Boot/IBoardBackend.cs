@@ -48,6 +48,12 @@ public interface IBoardBackend
     /// <summary>Modules the initramfs loads to reach the root device on this board; missing ones are skipped.</summary>
     IReadOnlyList<string> InitramfsModules(Profile profile);
 
+    /// <summary>
+    /// Whether the initramfs loads <see cref="InitramfsModules"/> only for devices that are present
+    /// (by modalias). Boards with a fixed SoC list exactly their own drivers and load them all.
+    /// </summary>
+    bool InitramfsModulesByModalias => false;
+
     /// <summary>Host tools WriteDiskAsync calls, checked before the build starts.</summary>
     IReadOnlyList<string> RequiredTools { get; }
 

@@ -21,6 +21,12 @@ public sealed record InitramfsInput
     public required string Origin { get; init; }
 
     public bool Debug { get; init; }
+
+    /// <summary>
+    /// Load the board's modules only for devices that are there (by modalias, see
+    /// <see cref="ModaliasTable"/>) rather than all of them; modules without an alias still load always.
+    /// </summary>
+    public bool BoardModulesByModalias { get; init; }
 }
 
 public sealed record InitramfsResult
@@ -76,17 +82,25 @@ public static class InitramfsBuilder
             entries.Add(CpioEntry.File("/etc/edgeimage-debug", "debug: true in the profile: init failures drop to a shell\n"u8.ToArray()));
         }
 
-        var board = input.BoardModules.Where(m => input.Kernel.Modules.ContainsKey(m.Replace('-', '_')));
+        var board = input.BoardModules.Where(m => input.Kernel.Modules.ContainsKey(m.Replace('-', '_'))).ToList();
         var order = input.Kernel.LoadOrder(CoreModules.Concat(board).Concat(input.ProfileModules), input.Origin);
-        var loadList = new System.Text.StringBuilder();
         foreach (var relative in order)
         {
-            var name = Path.GetFileName(relative);
-            name = name.EndsWith(".xz", StringComparison.Ordinal) || name.EndsWith(".zst", StringComparison.Ordinal) ? Path.GetFileNameWithoutExtension(name) : name;
-            entries.Add(CpioEntry.File($"/lib/modules/{name}", KernelInstall.ReadModule(tree, $"{input.Kernel.ModulesDirectory}/{relative}")));
-            loadList.Append(name).Append('\n');
+            // Stored under the module's own name (dashes as underscores), which is also its
+            // /sys/module directory: init tells a loaded module from one still to load by that.
+            entries.Add(CpioEntry.File($"/lib/modules/{KernelInstall.ModuleName(relative)}.ko", KernelInstall.ReadModule(tree, $"{input.Kernel.ModulesDirectory}/{relative}")));
         }
-        entries.Add(CpioEntry.File("/etc/initrd-modules", System.Text.Encoding.UTF8.GetBytes(loadList.ToString())));
+        entries.Add(CpioEntry.File("/etc/initrd-modules", ModuleList(order)));
+
+        var always = order;
+        if (input.BoardModulesByModalias)
+        {
+            var aliases = tree.ReadText($"{input.Kernel.ModulesDirectory}/modules.alias") ?? "";
+            var table = ModaliasTable.Generate(input.Kernel, aliases, board, input.Origin);
+            always = input.Kernel.LoadOrder(CoreModules.Concat(board.Where(m => !table.Drivers.Contains(m.Replace('-', '_')))).Concat(input.ProfileModules), input.Origin);
+            entries.Add(CpioEntry.File("/etc/initrd-modalias", System.Text.Encoding.UTF8.GetBytes(table.Script)));
+        }
+        entries.Add(CpioEntry.File("/etc/initrd-modules-always", ModuleList(always)));
 
         var libraries = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var program in Programs)
@@ -149,6 +163,9 @@ public static class InitramfsBuilder
         };
         return [$"/usr/lib/{triplet}", $"/lib/{triplet}", "/usr/lib", "/lib"];
     }
+
+    private static byte[] ModuleList(IEnumerable<string> relativePaths) =>
+        System.Text.Encoding.UTF8.GetBytes(string.Concat(relativePaths.Select(r => KernelInstall.ModuleName(r) + "\n")));
 
     private static byte[] ReadFile(RootfsTree tree, string path, string package)
     {
