@@ -21,6 +21,7 @@ public sealed class BootTests(ImageBootsFixture boots, ITestOutputHelper output)
 {
     private const string CreatesDataFs = "edgeimage-initrd: creating the data file system";
     private const string GrowsPartition = "edgeimage-initrd: growing data partition";
+    private const string LoadsEveryModule = "edgeimage-initrd: partition not found after 5 s; loading every initramfs module";
     private const string GrowsFs = "edgeimage-initrd: data file system grown";
 
     [Fact]
@@ -41,6 +42,8 @@ public sealed class BootTests(ImageBootsFixture boots, ITestOutputHelper output)
 
         Assert.Contains(CreatesDataFs, boot.Console);
         Assert.DoesNotContain(GrowsPartition, boot.Console);
+        // The virtio disk's driver came from the modalias table, not from the load-everything fallback.
+        Assert.DoesNotContain(LoadsEveryModule, boot.Console);
         var check = Assert.IsType<BootCheck>(boot.Check);
         var partition = boots.Image.Partition("data").Size;
         Assert.Equal(partition, check.Bytes("data-part"));
