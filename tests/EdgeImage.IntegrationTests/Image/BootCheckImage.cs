@@ -71,7 +71,9 @@ public static class BootCheckImage
     private static async Task<BuiltImage> BuildUnprivilegedAsync()
     {
         var cli = UnprivilegedCli.Shared;
-        var output = Path.Combine(cli.Output, "generic-x86_64-boot-check");
+        // A parent of its own: the build's scratch directory sits beside --out, and the layout tests
+        // check it is gone while the join images build concurrently beside theirs.
+        var output = Path.Combine(cli.Output, "boot-check", "generic-x86_64-boot-check");
         var clock = Stopwatch.StartNew();
         var result = await cli.RunAsync(["build", "--profile", cli.BootCheckProfile, "--out", output, "--no-k0s"], BuildTimeout, BuildEnvironment);
         clock.Stop();
