@@ -53,7 +53,8 @@ internal static class DebReader
     private static readonly HashSet<string> MaintainerScripts =
         new(["preinst", "postinst", "prerm", "postrm", "config"], StringComparer.Ordinal);
 
-    public static DebContents Read(PackageFile file, ContentSegment segment, CancellationToken cancellation)
+    /// <param name="unpacked">Where decompressed data archives are kept between builds; null reads every .deb afresh.</param>
+    public static DebContents Read(PackageFile file, ContentSegment segment, CancellationToken cancellation, UnpackedCache? unpacked = null)
     {
         var debName = System.IO.Path.GetFileName(file.DebPath);
         using var stream = OpenDeb(file.DebPath);
@@ -83,7 +84,7 @@ internal static class DebReader
                 {
                     throw Refuse(debName, member.Name, "data comes before debian-binary and the control archive");
                 }
-                members = ReadData(member, debName, segment, cancellation);
+                members = ReadData(member, debName, segment, file.Package.Sha256, unpacked, cancellation);
             }
             else if (!member.Name.StartsWith('_'))
             {
@@ -143,11 +144,48 @@ internal static class DebReader
         return (control, kept);
     }
 
-    private static List<DebMember> ReadData(ArMember member, string debName, ContentSegment segment, CancellationToken cancellation)
+    private static List<DebMember> ReadData(ArMember member, string debName, ContentSegment segment, string debSha256, UnpackedCache? unpacked, CancellationToken cancellation)
+    {
+        // An uncompressed data.tar is read straight from the .deb; a copy would save nothing.
+        if (unpacked is null || member.Name == "data.tar")
+        {
+            using var plain = Decompress(member, debName);
+            return ReadMembers(plain, member.Name, debName, segment, cancellation);
+        }
+        if (unpacked.TryOpen(debSha256) is { } cached)
+        {
+            using (cached)
+            {
+                return ReadMembers(new BufferedStream(cached, 1 << 16), member.Name, debName, segment, cancellation);
+            }
+        }
+        using var filling = unpacked.Fill(Decompress(member, debName), debSha256);
+        var members = ReadMembers(new BufferedStream(filling, 1 << 16), member.Name, debName, segment, cancellation);
+        filling.Commit();
+        return members;
+    }
+
+    private static List<DebMember> ReadMembers(Stream data, string memberName, string debName, ContentSegment segment, CancellationToken cancellation)
+    {
+        try
+        {
+            return ReadEntries(data, memberName, debName, segment, cancellation);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
+        {
+            // A decoder that fails inside a file's data (xz ending early, a bad CRC) surfaces here, not in NextEntry.
+            throw new EdgeImageException(
+                $"{debName}: member '{memberName}' cannot be decompressed: {e.Message}",
+                "The package is damaged; delete it from the cache and download it again.",
+                ExitCodes.VerificationFailed, e);
+        }
+    }
+
+    private static List<DebMember> ReadEntries(Stream data, string memberName, string debName, ContentSegment segment, CancellationToken cancellation)
     {
         var members = new List<DebMember>();
-        using var tar = new TarReader(Decompress(member, debName));
-        while (NextEntry(tar, debName, member.Name) is { } entry)
+        using var tar = new TarReader(data, leaveOpen: true);
+        while (NextEntry(tar, debName, memberName) is { } entry)
         {
             cancellation.ThrowIfCancellationRequested();
             var origin = $"{debName}: member '{entry.Name}'";

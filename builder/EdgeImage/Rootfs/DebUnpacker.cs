@@ -11,8 +11,9 @@ namespace EdgeImage.Rootfs;
 /// /bin -> usr/bin exists), and two packages may ship the same non-directory path only when one
 /// declares Replaces: on the other; the replacing package's copy wins whichever is unpacked first.
 /// Packages are decompressed in parallel but applied to the tree strictly in the given order.
+/// With an <see cref="UnpackedCache"/>, data archives decompressed once are read as plain tar later.
 /// </summary>
-public sealed class DebUnpacker(RootfsTree tree)
+public sealed class DebUnpacker(RootfsTree tree, UnpackedCache? unpacked = null)
 {
     private readonly Dictionary<string, HashSet<string>> _replaces = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<(string Listed, bool IsDirectory)>> _shipped = new(StringComparer.Ordinal);
@@ -22,7 +23,7 @@ public sealed class DebUnpacker(RootfsTree tree)
     public long BytesRead { get; private set; }
 
     public void Unpack(PackageFile file, CancellationToken cancellation = default) =>
-        Apply(DebReader.Read(file, tree.NewContentSegment(), cancellation), cancellation);
+        Apply(DebReader.Read(file, tree.NewContentSegment(), cancellation, unpacked), cancellation);
 
     /// <summary>
     /// Unpacks all packages in order. Up to <paramref name="parallelism"/> packages are read and
@@ -43,7 +44,7 @@ public sealed class DebUnpacker(RootfsTree tree)
                 await gate.WaitAsync(stop.Token).ConfigureAwait(false);
                 try
                 {
-                    return DebReader.Read(file, segment, stop.Token);
+                    return DebReader.Read(file, segment, stop.Token, unpacked);
                 }
                 finally
                 {
