@@ -58,7 +58,7 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
         var repository = new DebianRepository(fetcher);
 
         var clock = Stopwatch.StartNew();
-        PackageIndex? index = await repository.OpenAsync(new DebianSuiteRequest
+        var suite = await repository.VerifyAsync(new DebianSuiteRequest
         {
             Mirror = mirror.Url,
             Suite = profile.Suite,
@@ -66,35 +66,33 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
             Architecture = profile.Arch,
             KeyringPath = profile.Keyring ?? ArchiveKeyring.DebianDefault,
         }, context);
-        log.Info($"index: {index.Count} packages in {profile.Suite}/{string.Join(",", profile.Components)} for {profile.Arch} ({clock.Elapsed.TotalSeconds:0.0}s)");
+        var release = suite.Release;
         if (context.SourceDateEpoch == UnsetSourceDateEpoch)
         {
-            var date = index.Release.Date ?? throw new EdgeImageException(
+            var date = release.Date ?? throw new EdgeImageException(
                 $"the Release file of {profile.Suite} has no Date and SOURCE_DATE_EPOCH is not set",
                 "set SOURCE_DATE_EPOCH to the time every file in the image should carry");
             context = context with { SourceDateEpoch = date.ToUnixTimeSeconds() };
             log.Verbose($"SOURCE_DATE_EPOCH={context.SourceDateEpoch} (the suite's Release date)");
         }
 
-        // The kernel is named under `kernel:`, not in `packages:`; the resolver would point a user at
-        // the package list for a kernel the suite lacks, so check it here where we know its place.
-        if (profile.Kernel.Package is { } kernelPackage && !index.Contains(kernelPackage))
+        var wanted = profile.Packages.Concat(profile.Kernel.Package is { } kernel ? [kernel] : []).ToList();
+        var resolutions = new ResolutionCache(context.CacheDir);
+        var key = ResolutionCache.KeyOf(suite, wanted, profile.IncludeRequired, request.BuildPackages);
+        var resolution = resolutions.TryLoad(key, suite);
+        if (resolution is not null)
         {
-            throw new EdgeImageException(
-                $"kernel package {kernelPackage} not found in {profile.Suite}/{string.Join(",", profile.Components)} for {profile.Arch}",
-                $"Check `kernel.package` in {profile.Locate("kernel")}: name a real kernel package of the suite, such as linux-image-{profile.Arch}.",
-                ExitCodes.NotFound);
+            log.Info($"resolve: {resolution.Selected.Count} packages for {wanted.Count} requested, as resolved before against the same verified indexes ({clock.Elapsed.TotalSeconds:0.0}s)");
         }
+        else
+        {
+            resolution = ResolveSuite(suite, profile, wanted, request, log);
+            resolutions.Store(key, resolution);
+        }
+        var (selected, buildOnly) = (resolution.Selected, resolution.BuildOnly);
 
         clock.Restart();
-        var (selected, buildOnly) = Resolve(index, profile, request);
-        log.Info($"resolve: {selected.Count} packages for {profile.Packages.Count + (profile.Kernel.Package is null ? 0 : 1)} requested ({clock.Elapsed.TotalSeconds:0.0}s)");
-
-        clock.Restart();
-        var files = await repository.DownloadAsync(index, selected.Concat(buildOnly), context);
-        var release = index.Release;
-        // The index holds every paragraph of the suite (~200 MB); nothing after this point needs it.
-        index = null;
+        var files = await repository.DownloadAsync(new PackageIndex(suite.Request, release, []), selected.Concat(buildOnly), context);
         log.Info($"fetch: {selected.Count + buildOnly.Count} packages verified ({selected.Sum(p => p.Size) >> 20} MiB, {clock.Elapsed.TotalSeconds:0.0}s)");
 
         clock.Restart();
@@ -126,13 +124,28 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
     }
 
     /// <summary>
-    /// Resolves in a method of its own so the resolver's universe (every package of the suite,
-    /// parsed) is garbage as soon as the selection is made, not kept alive by the async build.
+    /// Parses the whole suite and resolves the request, in a method of its own so the index (every
+    /// package of the suite, ~200 MB parsed) is garbage as soon as the selection is made, not kept
+    /// alive by the async build.
     /// </summary>
-    private static (IReadOnlyList<PackageRecord> Selected, IReadOnlyList<PackageRecord> BuildOnly) Resolve(PackageIndex index, Profile profile, RootfsRequest request)
+    private static Resolution ResolveSuite(VerifiedSuite suite, Profile profile, IReadOnlyList<string> wanted, RootfsRequest request, IBuildLog log)
     {
+        var clock = Stopwatch.StartNew();
+        var index = DebianRepository.Read(suite);
+        log.Info($"index: {index.Count} packages in {profile.Suite}/{string.Join(",", profile.Components)} for {profile.Arch} ({clock.Elapsed.TotalSeconds:0.0}s)");
+
+        // The kernel is named under `kernel:`, not in `packages:`; the resolver would point a user at
+        // the package list for a kernel the suite lacks, so check it here where we know its place.
+        if (profile.Kernel.Package is { } kernelPackage && !index.Contains(kernelPackage))
+        {
+            throw new EdgeImageException(
+                $"kernel package {kernelPackage} not found in {profile.Suite}/{string.Join(",", profile.Components)} for {profile.Arch}",
+                $"Check `kernel.package` in {profile.Locate("kernel")}: name a real kernel package of the suite, such as linux-image-{profile.Arch}.",
+                ExitCodes.NotFound);
+        }
+
+        clock.Restart();
         var resolver = new Resolver(index.Packages, profile.Arch, $"{profile.Suite}/{string.Join(",", profile.Components)}");
-        var wanted = profile.Packages.Concat(profile.Kernel.Package is { } kernel ? [kernel] : []).ToList();
         var selected = resolver.Resolve(wanted, new ResolveOptions
         {
             IncludeRequired = profile.IncludeRequired,
@@ -142,7 +155,8 @@ public sealed class RootfsBuild(IMirrorFetcher fetcher, MirrorDiscovery discover
             ? []
             : resolver.Resolve(request.BuildPackages, new ResolveOptions { PackageListSource = "the board's build packages" })
                 .Where(p => request.BuildPackages.Contains(p.Name, StringComparer.Ordinal)).ToList();
-        return (selected, buildOnly);
+        log.Info($"resolve: {selected.Count} packages for {wanted.Count} requested ({clock.Elapsed.TotalSeconds:0.0}s)");
+        return new Resolution(selected, buildOnly);
     }
 
     /// <summary>

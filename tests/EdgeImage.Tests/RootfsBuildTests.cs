@@ -46,7 +46,7 @@ public sealed class RootfsBuildTests : IDisposable
         SourcePath = "profiles/local.yaml",
     };
 
-    private Task<long> BuildAsync(Profile profile)
+    private Task<long> BuildAsync(Profile profile, RecordingBuildLog? log = null)
     {
         var work = Path.Combine(_dir, "work");
         Directory.CreateDirectory(work);
@@ -56,7 +56,7 @@ public sealed class RootfsBuildTests : IDisposable
             WorkDir = work,
             SourceDateEpoch = 1_700_000_000,
             VerificationTime = DateTimeOffset.UtcNow,
-            Log = new RecordingBuildLog(),
+            Log = log ?? new RecordingBuildLog(),
         };
         using var fetcher = new MirrorFetcher();
         return new RootfsBuild(fetcher, new MirrorDiscovery()).WriteTarAsync(new RootfsRequest { Profile = profile }, Output, context);
@@ -72,6 +72,27 @@ public sealed class RootfsBuildTests : IDisposable
         Assert.False(File.Exists(Output));
         Assert.Empty(Directory.Exists(Path.GetDirectoryName(Output)) ? Directory.GetFiles(Path.GetDirectoryName(Output)!) : []);
         Assert.Equal(cacheBefore, CacheSnapshot());
+    }
+
+    [Fact]
+    public async Task A_rebuild_reuses_the_resolution_and_the_unpacked_archives_and_writes_the_same_tar()
+    {
+        var first = new RecordingBuildLog();
+        await BuildAsync(Profile("edge-app"), first);
+        var tar = File.ReadAllBytes(Output);
+        Assert.Contains(first.Infos, l => l.Contains("resolve: 3 packages for 1 requested (", StringComparison.Ordinal));
+        Assert.Equal(3, Directory.GetFiles(Path.Combine(Cache, "unpacked"), "*.tar", SearchOption.AllDirectories).Length);
+
+        var second = new RecordingBuildLog();
+        await BuildAsync(Profile("edge-app"), second);
+
+        Assert.Contains(second.Infos, l => l.Contains("resolve: 3 packages for 1 requested, as resolved before", StringComparison.Ordinal));
+        Assert.Equal(tar, File.ReadAllBytes(Output));
+
+        // Another request is resolved afresh, not served the first one's answer.
+        var third = new RecordingBuildLog();
+        await BuildAsync(Profile("libedge1"), third);
+        Assert.Contains(third.Infos, l => l.Contains("resolve: 2 packages for 1 requested (", StringComparison.Ordinal));
     }
 
     [Fact]

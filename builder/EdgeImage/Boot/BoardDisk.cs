@@ -12,7 +12,7 @@ public static class BoardDisk
         var tree = new RootfsTree(Path.Combine(context.WorkDir, "pkg-" + file.Package.Name), context.SourceDateEpoch);
         try
         {
-            new DebUnpacker(tree, new UnpackedCache(context.CacheDir)).Unpack(file, context.Cancellation);
+            new DebUnpacker(tree, new DerivedCache(context.CacheDir, "unpacked")).Unpack(file, context.Cancellation);
             return tree;
         }
         catch

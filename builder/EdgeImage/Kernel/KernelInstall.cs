@@ -1,3 +1,6 @@
+using System.Formats.Tar;
+using System.Security.Cryptography;
+using System.Text;
 using EdgeImage.Compression;
 using EdgeImage.Rootfs;
 using EdgeImage.Tools;
@@ -109,33 +112,13 @@ public sealed record KernelInstall
         }
 
         tools.Require("depmod");
-        var scratch = Path.Combine(context.WorkDir, "depmod");
-        var copyRoot = Path.Combine(scratch, "lib", "modules", version);
-        try
+        var moduleFiles = tree.Sorted().Where(e => e.Path.StartsWith(modulesDir + "/", StringComparison.Ordinal) && e.Kind == RootfsEntryKind.File).ToList();
+        var indexes = await DepmodAsync(tree, moduleFiles, modulesDir, version, tools, context);
+        foreach (var (name, content) in indexes)
         {
-            foreach (var entry in tree.Sorted().Where(e => e.Path.StartsWith(modulesDir + "/", StringComparison.Ordinal) && e.Kind == RootfsEntryKind.File))
+            if (tree[$"{modulesDir}/{name}"] is null)
             {
-                var target = Path.Combine(copyRoot, entry.Path[(modulesDir.Length + 1)..]);
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                using var source = tree.OpenRead(entry);
-                using var file = File.Create(target);
-                source.CopyTo(file);
-            }
-            await tools.RunAsync("depmod", ["-b", scratch, version], ct: context.Cancellation);
-            foreach (var index in Directory.GetFiles(copyRoot, "modules.*").Order(StringComparer.Ordinal))
-            {
-                var name = Path.GetFileName(index);
-                if (tree[$"{modulesDir}/{name}"] is null)
-                {
-                    tree.WriteFile($"{modulesDir}/{name}", File.ReadAllBytes(index), context.SourceDateEpoch);
-                }
-            }
-        }
-        finally
-        {
-            if (Directory.Exists(scratch))
-            {
-                Directory.Delete(scratch, recursive: true);
+                tree.WriteFile($"{modulesDir}/{name}", content, context.SourceDateEpoch);
             }
         }
 
@@ -183,6 +166,79 @@ public sealed record KernelInstall
             SoftPre = softPre,
             Builtin = builtin,
         };
+    }
+
+    /// <summary>
+    /// The module indexes (modules.dep, modules.alias, ...) the host's depmod writes for exactly
+    /// these module files, kept in the derived cache by a hash of depmod's version and every file it
+    /// reads: depmod has to decompress each .ko.xz to read its symbols, about a second for a
+    /// pruned x86 kernel, for an answer that only changes when the modules do.
+    /// </summary>
+    private static async Task<IReadOnlyList<(string Name, byte[] Content)>> DepmodAsync(RootfsTree tree, IReadOnlyList<RootfsEntry> modules,
+        string modulesDir, string version, HostTools tools, BuildContext context)
+    {
+        var cache = new DerivedCache(context.CacheDir, "depmod");
+        var key = new StringBuilder().Append("depmod 1\n").Append(await tools.RunAsync("depmod", ["--version"], ct: context.Cancellation)).Append('\n').Append(version).Append('\n');
+        foreach (var entry in modules)
+        {
+            using var content = tree.OpenRead(entry);
+            key.Append(entry.Path[(modulesDir.Length + 1)..]).Append(' ').Append(Convert.ToHexStringLower(SHA256.HashData(content))).Append('\n');
+        }
+        var digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key.ToString())));
+        if (cache.TryOpen(digest) is { } cached)
+        {
+            using (cached)
+            {
+                return ReadIndexes(cached);
+            }
+        }
+
+        var scratch = Path.Combine(context.WorkDir, "depmod");
+        var copyRoot = Path.Combine(scratch, "lib", "modules", version);
+        try
+        {
+            foreach (var entry in modules)
+            {
+                var target = Path.Combine(copyRoot, entry.Path[(modulesDir.Length + 1)..]);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                using var source = tree.OpenRead(entry);
+                using var file = File.Create(target);
+                source.CopyTo(file);
+            }
+            await tools.RunAsync("depmod", ["-b", scratch, version], ct: context.Cancellation);
+            var indexes = Directory.GetFiles(copyRoot, "modules.*").Order(StringComparer.Ordinal)
+                .Select(path => (Path.GetFileName(path), File.ReadAllBytes(path))).ToList();
+            using var tar = new MemoryStream();
+            using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+            {
+                foreach (var (name, content) in indexes)
+                {
+                    writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(content) });
+                }
+            }
+            cache.Store(digest, tar.ToArray());
+            return indexes;
+        }
+        finally
+        {
+            if (Directory.Exists(scratch))
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+        }
+    }
+
+    private static List<(string Name, byte[] Content)> ReadIndexes(Stream tar)
+    {
+        var indexes = new List<(string, byte[])>();
+        using var reader = new TarReader(tar, leaveOpen: true);
+        while (reader.GetNextEntry() is { } entry)
+        {
+            var content = new byte[entry.Length];
+            entry.DataStream?.ReadExactly(content);
+            indexes.Add((entry.Name, content));
+        }
+        return indexes;
     }
 
     /// <summary>The module's bytes, decompressed: busybox insmod in the initramfs cannot read .ko.xz.</summary>

@@ -8,6 +8,12 @@ using EdgeImage.Compression;
 
 namespace EdgeImage.Packages;
 
+/// <summary>A suite whose Release and Packages indexes are verified and cached, not yet parsed.</summary>
+public sealed record VerifiedSuite(DebianSuiteRequest Request, ReleaseFile Release, IReadOnlyList<VerifiedIndex> Indexes);
+
+/// <summary>One verified Packages index in the cache: its path, the Release entry it matched and where it came from.</summary>
+public sealed record VerifiedIndex(string Path, ReleaseEntry Entry, string Source);
+
 /// <summary>How hard to try when an index does not match its Release entry.</summary>
 public sealed record IndexRetryPolicy
 {
@@ -39,6 +45,18 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
     public async Task<PackageIndex> OpenAsync(DebianSuiteRequest request, BuildContext ctx)
     {
         var clock = Stopwatch.StartNew();
+        var index = Read(await VerifyAsync(request, ctx));
+        ctx.Log.Info($"{request.Suite}/{request.Architecture}: {index.Count} packages ({string.Join(", ", request.Components)}) " +
+                     $"in {clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s");
+        return index;
+    }
+
+    /// <summary>
+    /// The first half of <see cref="OpenAsync"/>: the suite's Release verified and every Packages
+    /// index it names for the request fetched and verified into the cache, none of them parsed yet.
+    /// </summary>
+    public async Task<VerifiedSuite> VerifyAsync(DebianSuiteRequest request, BuildContext ctx)
+    {
         var root = MirrorRoot(request.Mirror);
         var keyring = ArchiveKeyring.Load(request.KeyringPath);
         var cache = new ContentCache(ctx.CacheDir, ctx.Log);
@@ -50,7 +68,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         var release = Verify(signed, keyring, request, ctx);
         CheckOffers(release, request, signed.Source);
 
-        var packages = new List<PackageRecord>();
+        var indexes = new List<VerifiedIndex>();
         foreach (var component in request.Components)
         {
             var indexDir = $"{component}/binary-{request.Architecture}";
@@ -60,7 +78,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
                 path = await ExpandAsync(path, entry, plain, cache, $"{root}{suiteDir}/{entry.Path}", ctx.Cancellation);
                 entry = plain;
             }
-            ParseIndex(path, entry, $"{root}{suiteDir}/{entry.Path}", request.Architecture, packages);
+            indexes.Add(new VerifiedIndex(path, entry, $"{root}{suiteDir}/{entry.Path}"));
         }
 
         if (!ctx.Offline)
@@ -69,9 +87,54 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
             // offline build never finds a Release whose indexes are missing from the cache.
             StoreRelease(cache, request, signed);
         }
-        ctx.Log.Info($"{request.Suite}/{request.Architecture}: {packages.Count} packages ({string.Join(", ", request.Components)}) " +
-                     $"in {clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s");
-        return new PackageIndex(request with { Mirror = MirrorDiscovery.Normalize(request.Mirror) }, release, packages);
+        return new VerifiedSuite(request with { Mirror = MirrorDiscovery.Normalize(request.Mirror) }, release, indexes);
+    }
+
+    /// <summary>Every package of the verified suite for its architecture (and "all"), in index order.</summary>
+    public static PackageIndex Read(VerifiedSuite suite)
+    {
+        var packages = new List<PackageRecord>();
+        for (var i = 0; i < suite.Indexes.Count; i++)
+        {
+            var index = suite.Indexes[i];
+            ParseIndex(index.Path, index.Entry, index.Source, suite.Request.Architecture, packages, i);
+        }
+        return new PackageIndex(suite.Request, suite.Release, packages);
+    }
+
+    /// <summary>
+    /// Only the paragraphs at the given positions of the suite's uncompressed indexes, read without
+    /// parsing the rest (an index of trixie/main is ~100 MB). Null when an index is compressed or a
+    /// position does not start a paragraph there; the caller then reads the whole suite.
+    /// </summary>
+    public static PackageIndex? ReadAt(VerifiedSuite suite, IReadOnlyList<IndexPosition> positions)
+    {
+        var packages = new PackageRecord[positions.Count];
+        foreach (var group in positions.Select((p, order) => (p, order)).GroupBy(x => x.p.Index))
+        {
+            if (group.Key < 0 || group.Key >= suite.Indexes.Count || !suite.Indexes[group.Key].Entry.Path.EndsWith("/Packages", StringComparison.Ordinal))
+            {
+                return null;
+            }
+            var index = suite.Indexes[group.Key];
+            var wanted = group.OrderBy(x => x.p.Line).ToList();
+            var texts = IndexLines.ParagraphsAt(index.Path, [.. wanted.Select(x => x.p.Line)]);
+            for (var k = 0; k < wanted.Count; k++)
+            {
+                if (texts[k] is not { } text)
+                {
+                    return null;
+                }
+                var paragraph = ControlParagraph.ParseAll(new StringReader(text)).FirstOrDefault();
+                if (paragraph is null || paragraph["Package"] is null)
+                {
+                    return null;
+                }
+                packages[wanted[k].order] = PackageRecord.FromParagraph(new ControlParagraph(paragraph.Fields, wanted[k].p.Line), index.Source)
+                    with { Position = wanted[k].p };
+            }
+        }
+        return new PackageIndex(suite.Request, suite.Release, packages);
     }
 
     /// <summary>
@@ -440,7 +503,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         "The index matched its signed hash but is not valid; the archive itself is broken. Pick another mirror with --mirror.",
         ExitCodes.VerificationFailed, e);
 
-    private static void ParseIndex(string path, ReleaseEntry entry, string source, string architecture, List<PackageRecord> packages)
+    private static void ParseIndex(string path, ReleaseEntry entry, string source, string architecture, List<PackageRecord> packages, int indexNumber)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         using var text = Decompress(file, entry, source);
@@ -452,7 +515,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
                 var arch = paragraph["Architecture"];
                 if (arch == architecture || arch == "all")
                 {
-                    packages.Add(PackageRecord.FromParagraph(paragraph, source));
+                    packages.Add(PackageRecord.FromParagraph(paragraph, source) with { Position = new IndexPosition(indexNumber, paragraph.Line) });
                 }
             }
         }

@@ -24,6 +24,9 @@ public sealed record PackageRecord
     /// <summary>The whole paragraph from the index (Depends, Provides, Multi-Arch, Priority, Essential, ...).</summary>
     public required ControlParagraph Control { get; init; }
 
+    /// <summary>Where the paragraph is in the verified suite's indexes (index number, first line); null when not read from one.</summary>
+    public IndexPosition? Position { get; init; }
+
     public string? this[string field] => Control[field];
 
     public bool Essential => string.Equals(Control["Essential"], "yes", StringComparison.OrdinalIgnoreCase);
@@ -43,3 +46,6 @@ public sealed record PackageRecord
 
     public override string ToString() => $"{Name}_{Version}_{Architecture}";
 }
+
+/// <summary>A paragraph's place in a verified suite: which of its Packages indexes, and the paragraph's first line (1-based).</summary>
+public sealed record IndexPosition(int Index, int Line);

@@ -54,7 +54,7 @@ internal static class DebReader
         new(["preinst", "postinst", "prerm", "postrm", "config"], StringComparer.Ordinal);
 
     /// <param name="unpacked">Where decompressed data archives are kept between builds; null reads every .deb afresh.</param>
-    public static DebContents Read(PackageFile file, ContentSegment segment, CancellationToken cancellation, UnpackedCache? unpacked = null)
+    public static DebContents Read(PackageFile file, ContentSegment segment, CancellationToken cancellation, DerivedCache? unpacked = null)
     {
         var debName = System.IO.Path.GetFileName(file.DebPath);
         using var stream = OpenDeb(file.DebPath);
@@ -144,7 +144,7 @@ internal static class DebReader
         return (control, kept);
     }
 
-    private static List<DebMember> ReadData(ArMember member, string debName, ContentSegment segment, string debSha256, UnpackedCache? unpacked, CancellationToken cancellation)
+    private static List<DebMember> ReadData(ArMember member, string debName, ContentSegment segment, string debSha256, DerivedCache? unpacked, CancellationToken cancellation)
     {
         // An uncompressed data.tar is read straight from the .deb; a copy would save nothing.
         if (unpacked is null || member.Name == "data.tar")

@@ -11,9 +11,9 @@ namespace EdgeImage.Rootfs;
 /// /bin -> usr/bin exists), and two packages may ship the same non-directory path only when one
 /// declares Replaces: on the other; the replacing package's copy wins whichever is unpacked first.
 /// Packages are decompressed in parallel but applied to the tree strictly in the given order.
-/// With an <see cref="UnpackedCache"/>, data archives decompressed once are read as plain tar later.
+/// With an <see cref="DerivedCache"/> of unpacked archives, data archives decompressed once are read as plain tar later.
 /// </summary>
-public sealed class DebUnpacker(RootfsTree tree, UnpackedCache? unpacked = null)
+public sealed class DebUnpacker(RootfsTree tree, DerivedCache? unpacked = null)
 {
     private readonly Dictionary<string, HashSet<string>> _replaces = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<(string Listed, bool IsDirectory)>> _shipped = new(StringComparer.Ordinal);

@@ -37,7 +37,7 @@ public static class RootfsComposer
         try
         {
             var clock = Stopwatch.StartNew();
-            var unpacker = new DebUnpacker(tree, new UnpackedCache(context.CacheDir));
+            var unpacker = new DebUnpacker(tree, new DerivedCache(context.CacheDir, "unpacked"));
             using (var progress = context.Log.BeginProgress($"Unpacking {input.Packages.Count} packages", input.Packages.Count))
             {
                 // Parallelism only speeds up decompression; packages reach the tree in list order.

@@ -6,7 +6,8 @@ namespace EdgeImage.IntegrationTests.Image;
 /// <summary>
 /// Same profile, same packages, same SOURCE_DATE_EPOCH: the same image, bit for bit, whoever
 /// builds it. The second build runs as the test process's own user with its own cache and output
-/// directory, so neither the builder's uid nor its paths may reach the image.
+/// directory, so neither the builder's uid nor its paths may reach the image. A third build from
+/// the second's now warm cache shows the derived caches change nothing either.
 /// </summary>
 [Collection(ImageLayoutCollection.Name)]
 public sealed class ReproducibleImageTests(BootCheckImageFixture fixture, ITestOutputHelper output) : IDisposable
@@ -39,6 +40,17 @@ public sealed class ReproducibleImageTests(BootCheckImageFixture fixture, ITestO
         var firstDigest = ImageLayoutTests.Sha256Of(first.ImagePath, 0, size);
         Assert.Equal(firstDigest, ImageLayoutTests.Sha256Of(second.ImagePath, 0, size));
         output.WriteLine($"edge.img sha256 {firstDigest} ({size} bytes) both times");
+
+        // Once more from the now warm cache: the resolution, the unpacked archives and the depmod
+        // indexes come from the derived caches this time, and must change nothing.
+        var warmDir = Path.Combine(_work.FullName, "warm");
+        clock.Restart();
+        var warm = await HeavyWork.RunAsync(() => Cli.RunAsync(["build", "--profile", ProfileInRepository, "--out", warmDir, "--no-k0s"],
+            new CliOptions { Environment = environment, Timeout = BootCheckImage.BuildTimeout }));
+        output.WriteLine($"warm rebuild {clock.Elapsed.TotalSeconds:0}s: {warm.Stderr.Split('\n').LastOrDefault(l => l.Contains("stages:", StringComparison.Ordinal))}");
+        Assert.True(warm.ExitCode == 0, warm.ToString());
+        Assert.Contains("as resolved before against the same verified indexes", warm.Stderr, StringComparison.Ordinal);
+        Assert.Equal(firstDigest, ImageLayoutTests.Sha256Of(Path.Combine(warmDir, "edge.img"), 0, size));
     }
 
     public void Dispose() => _work.Delete(recursive: true);

@@ -7,10 +7,10 @@ namespace EdgeImage.Tests.Rootfs;
 public sealed class UnpackedCacheTests : IDisposable
 {
     private readonly DebFixtures _debs = new();
-    private readonly UnpackedCache _cache;
+    private readonly DerivedCache _cache;
     private int _trees;
 
-    public UnpackedCacheTests() => _cache = new UnpackedCache(Path.Combine(_debs.Dir, "cache"));
+    public UnpackedCacheTests() => _cache = new DerivedCache(Path.Combine(_debs.Dir, "cache"), "unpacked");
 
     public void Dispose() => _debs.Dispose();
 
@@ -21,7 +21,7 @@ public sealed class UnpackedCacheTests : IDisposable
     }, compression: compression);
 
     /// <summary>Unpacks into a fresh tree and returns the tree as the reproducible tar the image is made from.</summary>
-    private byte[] UnpackToTar(PackageFile deb, UnpackedCache? cache)
+    private byte[] UnpackToTar(PackageFile deb, DerivedCache? cache)
     {
         using var tree = new RootfsTree(Path.Combine(_debs.Dir, $"tree-{_trees++}"), 1_700_000_000);
         new DebUnpacker(tree, cache).UnpackAll([deb], parallelism: 1);

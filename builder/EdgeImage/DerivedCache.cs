@@ -1,35 +1,36 @@
 using System.Globalization;
 using System.Security.Cryptography;
 
-namespace EdgeImage.Rootfs;
+namespace EdgeImage;
 
 /// <summary>
-/// Decompressed data archives of .debs, kept by the .deb's SHA256 (CACHE/unpacked/ab/abcdef....tar),
-/// so a warm build reads plain tar instead of decompressing xz again. Most of Debian compresses its
-/// data with xz, which decodes on one core at about 35 MB/s here: the kernel package alone (108 MB)
-/// took 3.3 s with `xz -dc`, the longest single step of composing generic-x86_64.
+/// Files the builder derives from verified inputs and keeps between builds because deriving them
+/// again is slow: CACHE/NAME/ab/abcdef....EXT, keyed by a SHA256 of everything the file depends
+/// on. Uses: "unpacked" holds each .deb's decompressed data archive, keyed by the .deb's SHA256
+/// (most of Debian's data is xz, which decodes at ~35 MB/s on one core here; the kernel package
+/// alone took 3.3 s with `xz -dc`); "depmod" holds the module indexes depmod wrote for a kernel's
+/// exact set of modules.
 ///
-/// An entry is only ever written while its .deb is unpacked, after the .deb's own hash matched the
-/// signed index; it goes to a temporary file that is renamed into place once the archive has been
-/// read to its end, together with a sidecar holding the entry's SHA256 and size. Every use re-hashes
-/// the entry against its sidecar (SHA-NI: ~0.1 s for the kernel's), so rot or a torn write is
-/// caught and the entry is dropped and rebuilt from the .deb. Like the .deb cache, the directory is
-/// trusted as far as its owner is: it is no defence against someone who may write to it.
+/// An entry is only written from inputs that passed verification, to a temporary file renamed into
+/// place when complete, with a sidecar holding the entry's SHA256 and size. Every use re-hashes the
+/// entry against its sidecar (SHA-NI: ~0.1 s for the kernel's 112 MB), so rot or a write torn by a
+/// crash is caught and the entry is dropped and derived again. Like the download cache, the
+/// directory is trusted as far as its owner is: it is no defence against someone who may write to it.
 /// </summary>
-public sealed class UnpackedCache(string root)
+public sealed class DerivedCache(string cacheDir, string name, string extension = ".tar")
 {
     private long _tempCounter;
 
-    public string Root { get; } = Path.Combine(root, "unpacked");
+    public string Root { get; } = Path.Combine(cacheDir, name);
 
-    public string PathFor(string debSha256) => Path.Combine(Root, debSha256[..2], debSha256 + ".tar");
+    public string PathFor(string key) => Path.Combine(Root, key[..2], key + extension);
 
     private static string SidecarOf(string path) => path + ".sha256";
 
-    /// <summary>The entry for this .deb when it is present and still matches its sidecar; otherwise null (and a damaged entry is deleted).</summary>
-    public Stream? TryOpen(string debSha256)
+    /// <summary>The entry when it is present and still matches its sidecar; otherwise null (and a damaged entry is deleted).</summary>
+    public Stream? TryOpen(string key)
     {
-        var path = PathFor(debSha256);
+        var path = PathFor(key);
         var sidecar = SidecarOf(path);
         if (!File.Exists(path) || !File.Exists(sidecar))
         {
@@ -49,7 +50,7 @@ public sealed class UnpackedCache(string root)
         }
         catch (IOException)
         {
-            // Unreadable counts as damaged: the .deb is still there to rebuild the entry from.
+            // Unreadable counts as damaged: the inputs are still there to derive the entry from.
         }
         stream?.Dispose();
         File.Delete(path);
@@ -58,16 +59,23 @@ public sealed class UnpackedCache(string root)
     }
 
     /// <summary>
-    /// Wraps the decompressed archive of a verified .deb so that everything read through it also
-    /// goes into a new cache entry; <see cref="Filling.Commit"/> publishes the entry once the
-    /// archive has been read to its end, disposing without committing leaves nothing behind.
+    /// Wraps a stream being derived (e.g. a verified .deb's decompressed archive) so that everything
+    /// read through it also goes into a new entry; <see cref="Filling.Commit"/> publishes the entry
+    /// once the source has been read to its end, disposing without committing leaves nothing behind.
     /// </summary>
-    public Filling Fill(Stream decompressed, string debSha256)
+    public Filling Fill(Stream source, string key)
     {
-        var final = PathFor(debSha256);
+        var final = PathFor(key);
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
         var temp = $"{final}.{Environment.ProcessId}.{Interlocked.Increment(ref _tempCounter)}.partial";
-        return new Filling(decompressed, temp, final);
+        return new Filling(source, temp, final);
+    }
+
+    /// <summary>Stores a whole entry at once.</summary>
+    public void Store(string key, byte[] content)
+    {
+        using var filling = Fill(new MemoryStream(content, writable: false), key);
+        filling.Commit();
     }
 
     /// <summary>A read-through stream that copies what it reads into a temporary cache file.</summary>
