@@ -51,19 +51,36 @@ public static class FatImage
             {
                 await tools.RunAsync("mmd", ["-i", imagePath, .. directories.Select(d => "::" + d)], environment: environment, ct: context.Cancellation);
             }
+            // One mcopy per directory, its files in sorted order: mtools allocates clusters and
+            // directory entries in argument order, so the image is the same as copying them one by
+            // one, with a process start per directory instead of per file. Each file is staged
+            // under its own name in a folder of its own (mcopy names the copy after the source).
             var index = 0;
-            foreach (var file in files.OrderBy(f => f.Path, StringComparer.Ordinal))
+            foreach (var group in files.OrderBy(f => f.Path, StringComparer.Ordinal).GroupBy(f => Parent(f.Path), StringComparer.Ordinal))
             {
-                var source = Path.Combine(staging, (index++).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                await File.WriteAllBytesAsync(source, file.Content, context.Cancellation);
-                File.SetLastWriteTimeUtc(source, DateTimeOffset.FromUnixTimeSeconds(context.SourceDateEpoch).UtcDateTime);
-                await tools.RunAsync("mcopy", ["-m", "-i", imagePath, source, "::" + file.Path], environment: environment, ct: context.Cancellation);
+                var sources = new List<string>();
+                foreach (var file in group)
+                {
+                    var folder = Path.Combine(staging, (index++).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    Directory.CreateDirectory(folder);
+                    var source = Path.Combine(folder, Path.GetFileName(file.Path));
+                    await File.WriteAllBytesAsync(source, file.Content, context.Cancellation);
+                    File.SetLastWriteTimeUtc(source, DateTimeOffset.FromUnixTimeSeconds(context.SourceDateEpoch).UtcDateTime);
+                    sources.Add(source);
+                }
+                await tools.RunAsync("mcopy", ["-m", "-i", imagePath, .. sources, "::" + group.Key + "/"], environment: environment, ct: context.Cancellation);
             }
         }
         finally
         {
             Directory.Delete(staging, recursive: true);
         }
+    }
+
+    private static string Parent(string path)
+    {
+        var trimmed = "/" + path.Trim('/');
+        return trimmed[..trimmed.LastIndexOf('/')];
     }
 
     private static IEnumerable<string> Ancestors(string path)
