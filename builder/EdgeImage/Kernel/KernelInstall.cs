@@ -104,7 +104,7 @@ public sealed record KernelInstall
         var image = tree[$"/boot/vmlinuz-{version}"] ?? throw new EdgeImageException(
             $"kernel {version} has modules but no /boot/vmlinuz-{version}", $"the kernel package in {origin} is incomplete; pick a linux-image-* package");
 
-        var pruned = ModulePruning.Apply(tree, modulesDir, excludeModules ?? [], keepModules ?? [], includeModules);
+        var pruned = ModulePruning.Apply(tree, modulesDir, excludeModules ?? [], keepModules ?? [], includeModules, new DerivedCache(context.CacheDir, "modinfo", ".deps"));
         if (pruned.Files > 0)
         {
             context.Log.Info($"kernel.include_modules/exclude_modules: removed {pruned.Files} modules ({pruned.Bytes >> 20} MiB)" +

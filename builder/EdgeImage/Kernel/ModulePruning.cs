@@ -30,8 +30,9 @@ public static class ModulePruning
     /// <param name="exclude">Globs relative to <paramref name="modulesDirectory"/>/kernel; a directory glob takes its whole subtree.</param>
     /// <param name="keep">Module names (dashes or underscores) that must stay, with their dependencies.</param>
     /// <param name="include">Globs like <paramref name="exclude"/>; when there are any, a module outside all of them goes.</param>
+    /// <param name="modinfo">Where each module's dependencies are kept between builds, by the module's SHA256; null reads every module.</param>
     public static ModulePruneResult Apply(RootfsTree tree, string modulesDirectory, IReadOnlyList<string> exclude, IEnumerable<string> keep,
-        IReadOnlyList<string>? include = null)
+        IReadOnlyList<string>? include = null, DerivedCache? modinfo = null)
     {
         include ??= [];
         if (exclude.Count == 0 && include.Count == 0)
@@ -52,7 +53,7 @@ public static class ModulePruning
         }
 
         // A module that ships must load: what it depends on stays too, wherever the globs put it.
-        var keepPaths = Closure(tree, files, keep.Concat(files.Where(f => !Matches(f.Path)).Select(f => KernelInstall.ModuleName(f.Path))));
+        var keepPaths = Closure(tree, files, modinfo, keep.Concat(files.Where(f => !Matches(f.Path)).Select(f => KernelInstall.ModuleName(f.Path))));
 
         var removed = 0;
         var bytes = 0L;
@@ -93,7 +94,7 @@ public static class ModulePruning
     }
 
     /// <summary>Paths of the named modules and, transitively, of every module they depend on.</summary>
-    private static HashSet<string> Closure(RootfsTree tree, IReadOnlyList<RootfsEntry> files, IEnumerable<string> names)
+    private static HashSet<string> Closure(RootfsTree tree, IReadOnlyList<RootfsEntry> files, DerivedCache? modinfo, IEnumerable<string> names)
     {
         var byName = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in files)
@@ -107,10 +108,36 @@ public static class ModulePruning
             var added = frontier.Select(n => byName.GetValueOrDefault(n)).OfType<string>().Where(result.Add).ToList();
             // Decompressed in parallel: with an allowlist every shipped module's .ko.xz is read here.
             frontier = added.AsParallel().AsOrdered()
-                .SelectMany(path => Dependencies(KernelInstall.ReadModule(tree, path)).Select(d => d.Replace('-', '_')))
+                .SelectMany(path => DependenciesOf(tree, path, modinfo).Select(d => d.Replace('-', '_')))
                 .ToList();
         }
         return result;
+    }
+
+    /// <summary>
+    /// A module's dependencies, from the derived cache when it holds them for these exact bytes:
+    /// reading them otherwise means decompressing the whole .ko.xz, which for the ~300 modules an
+    /// x86 allowlist keeps was most of the kernel stage of a warm build.
+    /// </summary>
+    private static List<string> DependenciesOf(RootfsTree tree, string path, DerivedCache? modinfo)
+    {
+        if (modinfo is null)
+        {
+            return Dependencies(KernelInstall.ReadModule(tree, path));
+        }
+        string key;
+        using (var raw = tree.OpenRead(tree[path]!))
+        {
+            key = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(raw));
+        }
+        if (modinfo.TryOpen(key) is { } cached)
+        {
+            using var reader = new StreamReader(cached);
+            return [.. reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+        }
+        var names = Dependencies(KernelInstall.ReadModule(tree, path));
+        modinfo.Store(key, Encoding.UTF8.GetBytes(string.Concat(names.Select(n => n + "\n"))));
+        return names;
     }
 
     /// <summary>Module names in the .modinfo tags "depends=a,b" and "softdep=pre: c post: d" of a module's bytes.</summary>

@@ -45,6 +45,33 @@ public sealed class ModulePruningTests : IDisposable
     }
 
     [Fact]
+    public void Dependencies_kept_in_the_modinfo_cache_are_keyed_by_the_module_bytes()
+    {
+        var modinfo = new DerivedCache(Path.Combine(_dir, "cache"), "modinfo", ".deps");
+        Module("net/bridge/br_netfilter.ko", "depends=bridge");
+        Module("net/bridge/bridge.ko");
+        Module("net/sched/sch_cake.ko");
+
+        ModulePruning.Apply(_tree, Modules, ["net"], ["br-netfilter"], modinfo: modinfo);
+        Assert.Equal(["net/bridge/br_netfilter.ko", "net/bridge/bridge.ko"], Remaining());
+        var brNetfilter = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            Encoding.ASCII.GetBytes("\x7f" + "ELF-synthetic\0license=GPL\0depends=bridge\0vermagic=6.12\0")));
+        using (var entry = Assert.IsAssignableFrom<Stream>(modinfo.TryOpen(brNetfilter)))
+        {
+            Assert.Equal("bridge\n", new StreamReader(entry).ReadToEnd());
+        }
+
+        // The same name with other bytes (a newer kernel's module) is read afresh, not served the old answer.
+        using var newer = new RootfsTree(Path.Combine(_dir, "newer"));
+        newer.WriteFile($"{Modules}/kernel/net/bridge/br_netfilter.ko", Encoding.ASCII.GetBytes("\x7f" + "ELF-synthetic\0depends=bridge,stp\0"), 1);
+        newer.WriteFile($"{Modules}/kernel/net/bridge/bridge.ko", Encoding.ASCII.GetBytes("\x7fELF-bridge\0"), 1);
+        newer.WriteFile($"{Modules}/kernel/net/802/stp.ko", Encoding.ASCII.GetBytes("\x7fELF-stp\0"), 1);
+        var result = ModulePruning.Apply(newer, Modules, ["net"], ["br-netfilter"], modinfo: modinfo);
+        Assert.Equal(0, result.Files);
+        Assert.NotNull(newer[$"{Modules}/kernel/net/802/stp.ko"]);
+    }
+
+    [Fact]
     public void Modules_the_image_needs_stay_with_their_dependencies_and_softdeps_even_when_a_glob_matches()
     {
         Module("net/bridge/br_netfilter.ko", "depends=bridge");
