@@ -5,9 +5,8 @@ config=${1:-Release}
 # Test filter. By default everything but Category=bench (the measurements bench/run.sh takes; they
 # are not tests of the suite): unit tests, the x86 and Arm board images and their QEMU boots, the
 # U-Boot A/B fallback, the airgap registry and the first-boot joins. `make test-boards` runs only
-# the Arm board boots (Suite=boards). The rpi4-aarch64 boots on QEMU's raspi3b (Machine=raspi3b)
-# hang too often in emulation to gate CI on them; `make test-boards` runs them.
-filter=${2:-Category!=bench&Machine!=raspi3b}
+# the Arm board boots (Suite=boards).
+filter=${2:-Category!=bench}
 cd "$(dirname "$0")/.."
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT

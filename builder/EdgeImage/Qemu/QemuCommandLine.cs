@@ -19,7 +19,9 @@ public static class QemuCommandLine
     {
         Validate(machine, request);
         var args = new List<string> { "-machine", machine.Machine };
-        args.AddRange(accelerator == QemuAccelerator.Kvm ? ["-accel", "kvm", "-accel", "tcg"] : ["-accel", "tcg"]);
+        // The TCG named after KVM is its fallback, so it gets the board's threading too.
+        var tcg = machine.TcgThreads == QemuTcgThreads.Single ? "tcg,thread=single" : "tcg";
+        args.AddRange(accelerator == QemuAccelerator.Kvm ? ["-accel", "kvm", "-accel", tcg] : ["-accel", tcg]);
         if (machine.Cpu is not null)
         {
             // Under KVM the guest runs on the host's own CPU; the board's model only matters to TCG.

@@ -28,6 +28,13 @@ public sealed record QemuMachine
 
     public int Smp { get; init; } = 1;
 
+    /// <summary>
+    /// How TCG runs the vCPUs: one host thread each (multi-threaded TCG, QEMU's default where the
+    /// guest supports it) or all in one thread, in turn. Only TCG reads it; under KVM every vCPU
+    /// is a host thread anyway.
+    /// </summary>
+    public QemuTcgThreads TcgThreads { get; init; } = QemuTcgThreads.Multi;
+
     /// <summary>The guest's serial console device, used for the default kernel command line of direct boots.</summary>
     public required string Console { get; init; }
 
@@ -56,6 +63,15 @@ public sealed record QemuFirmware
 
     /// <summary>Never given to QEMU itself: every run boots from a fresh writable copy.</summary>
     public required string Vars { get; init; }
+}
+
+public enum QemuTcgThreads
+{
+    /// <summary>Multi-threaded TCG: each vCPU in its own host thread.</summary>
+    Multi,
+
+    /// <summary>One host thread runs every vCPU in turn (-accel tcg,thread=single).</summary>
+    Single,
 }
 
 /// <summary>How the image is attached to the guest.</summary>

@@ -158,6 +158,12 @@ public sealed class QemuMachineCatalog
             null => Fail(errors, "missing key 'disk' (virtio-blk or sd)", QemuDisk.VirtioBlk),
             var other => Fail(errors, $"disk '{other}' is not one of: virtio-blk, sd", QemuDisk.VirtioBlk),
         };
+        var tcgThreads = raw.TcgThreads switch
+        {
+            null or "multi" => QemuTcgThreads.Multi,
+            "single" => QemuTcgThreads.Single,
+            var other => Fail(errors, $"tcg_threads '{other}' is not one of: multi, single", QemuTcgThreads.Multi),
+        };
         var requires = (raw.Requires ?? []).Select(r => r switch
         {
             "kernel" => QemuRequirement.Kernel,
@@ -196,6 +202,7 @@ public sealed class QemuMachineCatalog
             Cpu = raw.Cpu,
             MemoryMiB = raw.MemoryMib,
             Smp = raw.Smp ?? 1,
+            TcgThreads = tcgThreads,
             Console = Need(raw.Console, "console"),
             Firmware = firmware,
             Disk = disk,
@@ -219,7 +226,7 @@ public sealed class QemuMachineCatalog
 
     private sealed class MachineYaml
     {
-        public const string Keys = "description, arch, binary, machine, cpu, memory_mib, smp, console, firmware (package, code, vars), disk, nic, requires, extra_args";
+        public const string Keys = "description, arch, binary, machine, cpu, memory_mib, smp, tcg_threads (multi, single), console, firmware (package, code, vars), disk, nic, requires, extra_args";
 
         public string? Description { get; set; }
 
@@ -234,6 +241,8 @@ public sealed class QemuMachineCatalog
         public int? MemoryMib { get; set; }
 
         public int? Smp { get; set; }
+
+        public string? TcgThreads { get; set; }
 
         public string? Console { get; set; }
 

@@ -75,13 +75,25 @@ public class QemuCommandLineTests
         Assert.Equal("qemu-system-aarch64", Catalog.Get("rpi4-aarch64").Binary);
         Assert.Equal(
             [
-                "-machine", "raspi3b", "-accel", "tcg",
+                "-machine", "raspi3b", "-accel", "tcg,thread=single",
                 "-nodefaults", "-display", "none", "-no-user-config", "-serial", "stdio", "-monitor", "none",
                 "-kernel", "Image", "-initrd", "initrd.img", "-append", "console=ttyAMA0 root=/dev/mmcblk0p2",
                 "-dtb", "bcm2837-rpi-3-b.dtb",
                 "-drive", "if=sd,format=raw,file=sd.img",
             ],
             args);
+    }
+
+    [Fact]
+    public void Single_threaded_TCG_applies_to_the_tcg_fallback_after_kvm_and_other_boards_keep_one_thread_per_vCPU()
+    {
+        var pi = new QemuRunRequest { ImagePath = "sd.img", Kernel = "k", Dtb = "d" };
+
+        var underKvm = QemuCommandLine.Build(Catalog.Get("rpi4-aarch64"), pi, QemuAccelerator.Kvm, null);
+        var armv7 = QemuCommandLine.Build(Catalog.Get("rpi-armv7"), pi, QemuAccelerator.Tcg, null);
+
+        Assert.Equal(["-machine", "raspi3b", "-accel", "kvm", "-accel", "tcg,thread=single"], underKvm.Take(6));
+        Assert.Equal(["-machine", "raspi2b", "-accel", "tcg"], armv7.Take(4));
     }
 
     [Fact]

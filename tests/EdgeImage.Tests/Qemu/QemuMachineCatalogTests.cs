@@ -47,6 +47,16 @@ public class QemuMachineCatalogTests
     }
 
     [Fact]
+    public void Tcg_threads_defaults_to_one_thread_per_vCPU_and_only_rpi4_aarch64_runs_them_in_one()
+    {
+        var e = Assert.Throws<EdgeImageException>(() => QemuMachineCatalog.Parse("x",
+            "description: d\narch: arm64\nbinary: b\nmachine: m\nconsole: c\ndisk: sd\ntcg_threads: two\n", "qemu/x.yaml"));
+
+        Assert.Equal(["rpi4-aarch64"], Catalog.Machines.Where(m => m.TcgThreads == QemuTcgThreads.Single).Select(m => m.Name));
+        Assert.Contains("tcg_threads 'two' is not one of: multi, single", e.Message);
+    }
+
+    [Fact]
     public void Missing_keys_and_bad_values_are_reported_together()
     {
         var e = Assert.Throws<EdgeImageException>(() => QemuMachineCatalog.Parse("x", "description: d\narch: i386\ndisk: ide\nmemory_mib: 0\n", "qemu/x.yaml"));
@@ -111,7 +121,7 @@ public class QemuMachineCatalogTests
     }
 
     private static string Describe(QemuMachine m) =>
-        $"{m.Name}|{m.Description}|{m.Arch}|{m.Binary}|{m.Machine}|{m.Cpu}|{m.MemoryMiB}|{m.Smp}|{m.Console}|{m.Firmware}|{m.Disk}|{m.Nic}|{string.Join(' ', m.Requires)}|{string.Join(' ', m.ExtraArgs)}";
+        $"{m.Name}|{m.Description}|{m.Arch}|{m.Binary}|{m.Machine}|{m.Cpu}|{m.MemoryMiB}|{m.Smp}|{m.TcgThreads}|{m.Console}|{m.Firmware}|{m.Disk}|{m.Nic}|{string.Join(' ', m.Requires)}|{string.Join(' ', m.ExtraArgs)}";
 
     internal static string RepositoryRoot()
     {
