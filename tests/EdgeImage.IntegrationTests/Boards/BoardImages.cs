@@ -60,7 +60,7 @@ public sealed record BoardImage(string Profile, string Directory, JsonElement Ma
 /// shipped profile (profiles/&lt;profile&gt;-boot-check.yaml), so the layout and ELF tests read the
 /// same image the boot tests boot. The output lives under the system temp directory and is deleted
 /// when the test run ends (several GiB of disk copies per run); set EDGEIMAGE_KEEP_TEST_OUTPUT=1 to
-/// keep it for inspection.
+/// keep it for inspection until the next run starts.
 /// </summary>
 public static class BoardImages
 {
@@ -73,9 +73,12 @@ public static class BoardImages
 
     private static readonly string Output = CreateOutput();
 
+    private const string OutputPrefix = "edgeimage-boards-";
+
     private static string CreateOutput()
     {
-        var output = System.IO.Directory.CreateTempSubdirectory("edgeimage-boards-").FullName;
+        RemoveStaleOutputs();
+        var output = System.IO.Directory.CreateTempSubdirectory($"{OutputPrefix}{Environment.ProcessId}-").FullName;
         if (Environment.GetEnvironmentVariable("EDGEIMAGE_KEEP_TEST_OUTPUT") is not ("1" or "true"))
         {
             AppDomain.CurrentDomain.ProcessExit += (_, _) =>
@@ -86,11 +89,37 @@ public static class BoardImages
                 }
                 catch (IOException)
                 {
-                    // A QEMU the run could not stop may still hold a disk open; the temp cleaner gets it later.
+                    // A QEMU the run could not stop may still hold a disk open; the next run removes it.
                 }
             };
         }
         return output;
+    }
+
+    /// <summary>
+    /// Removes what earlier runs left: the test host may be stopped before its exit handler has
+    /// deleted several GiB of disk copies (seen after filtered runs), and those piled up to tens of
+    /// GiB. A directory is stale when the process named in it no longer runs.
+    /// </summary>
+    private static void RemoveStaleOutputs()
+    {
+        foreach (var directory in System.IO.Directory.EnumerateDirectories(Path.GetTempPath(), OutputPrefix + "*"))
+        {
+            var rest = Path.GetFileName(directory)[OutputPrefix.Length..];
+            var dash = rest.IndexOf('-', StringComparison.Ordinal);
+            if (dash > 0 && int.TryParse(rest[..dash], System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                && pid != Environment.ProcessId && !System.IO.Directory.Exists($"/proc/{pid}"))
+            {
+                try
+                {
+                    System.IO.Directory.Delete(directory, recursive: true);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Another run may be removing it at the same time.
+                }
+            }
+        }
     }
 
     public static string Work(string name) => System.IO.Directory.CreateDirectory(Path.Combine(Output, name)).FullName;
