@@ -53,4 +53,53 @@ public sealed class K0sJoinOverlayTests : IDisposable
         Assert.True(check.ExitCode == 0, errors);
         Assert.StartsWith("#!/bin/sh\n", File.ReadAllText(script));
     }
+
+    private string RunResolv(string root)
+    {
+        var script = Path.Combine(Checkout.Root, "overlays", "k0s-join", "usr", "lib", "edgeimage", "resolv-from-networkd");
+        var start = new System.Diagnostics.ProcessStartInfo("dash", [script]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["EDGEIMAGE_RESOLV_ROOT"] = root;
+        using var run = System.Diagnostics.Process.Start(start)!;
+        var output = run.StandardOutput.ReadToEnd() + run.StandardError.ReadToEnd();
+        run.WaitForExit();
+        Assert.True(run.ExitCode == 0, output);
+        return output;
+    }
+
+    [Fact]
+    public void Resolv_conf_gets_the_seeds_DNS_servers_first_then_the_DHCP_leases_at_most_three()
+    {
+        var root = Path.Combine(_dir, "root");
+        Directory.CreateDirectory(Path.Combine(root, "etc", "systemd", "network"));
+        Directory.CreateDirectory(Path.Combine(root, "run", "systemd", "netif", "leases"));
+        Assert.Equal("", RunResolv(root));
+        Assert.False(File.Exists(Path.Combine(root, "etc", "resolv.conf")), "no servers known: resolv.conf is left alone");
+
+        // A lease file as systemd-networkd writes it (DNS= may list several servers).
+        File.WriteAllText(Path.Combine(root, "run", "systemd", "netif", "leases", "2"),
+            "# This is private data. Do not parse.\nADDRESS=10.0.2.15\nNETMASK=255.255.255.0\nROUTER=10.0.2.2\nDNS=10.0.2.3 10.0.2.4\nLIFETIME=86400\n");
+        Assert.Equal("edgeimage-resolv: DNS servers 10.0.2.3 10.0.2.4\n", RunResolv(root));
+        var resolv = File.ReadAllLines(Path.Combine(root, "etc", "resolv.conf"));
+        Assert.Equal(["nameserver 10.0.2.3", "nameserver 10.0.2.4"], resolv.Where(l => !l.StartsWith('#')));
+        Assert.Equal("", RunResolv(root));
+
+        File.WriteAllText(Path.Combine(root, "etc", "systemd", "network", "10-edgeimage.network"), "[Match]\nType=ether\n[Network]\nDHCP=yes\nDNS=192.168.1.1\nDNS=10.0.2.3\n");
+        File.WriteAllText(Path.Combine(root, "run", "systemd", "netif", "leases", "3"), "DNS=9.9.9.9\n");
+        RunResolv(root);
+        Assert.Equal(["nameserver 192.168.1.1", "nameserver 10.0.2.3", "nameserver 10.0.2.4"],
+            File.ReadAllLines(Path.Combine(root, "etc", "resolv.conf")).Where(l => !l.StartsWith('#')));
+        Assert.Empty(Directory.GetFiles(Path.Combine(root, "etc"), ".resolv.conf.*"));
+    }
+
+    [Fact]
+    public void The_resolv_path_unit_is_enabled_and_watches_the_leases()
+    {
+        using var tree = new RootfsTree(Path.Combine(_dir, "r"));
+
+        Overlay.Apply(tree, Catalog.Load("generic-x86_64"), 1_700_000_000);
+
+        Assert.Equal("/usr/lib/systemd/system/edgeimage-resolv.path", tree["/etc/systemd/system/multi-user.target.wants/edgeimage-resolv.path"]!.LinkTarget);
+        Assert.Contains("PathChanged=/run/systemd/netif/leases", tree.ReadText("/usr/lib/systemd/system/edgeimage-resolv.path"));
+        Assert.Equal(0b111_101_101, tree["/usr/lib/edgeimage/resolv-from-networkd"]!.Mode);
+    }
 }
