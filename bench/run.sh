@@ -127,6 +127,8 @@ if [ "${BENCH_QEMU:-1}" != 0 ] && [ "${BENCH_JOIN:-1}" != 0 ]; then
   if EDGEIMAGE_QEMU_ACCEL=tcg EDGEIMAGE_BENCH_OUT="$WORK" dotnet test tests/EdgeImage.IntegrationTests -c "$CONFIG" --no-build \
       --filter "Category=bench" >"$WORK/join.log" 2>&1 && [ -f "$WORK/join.txt" ]; then
     JOIN=$(sed -n 's/^to_join_request_s=//p' "$WORK/join.txt")
+    # The guest's console of that boot: its printk-stamped join lines show where the time went.
+    cp "$WORK/join-console.log" "$RESULTS/join-console.log" 2>/dev/null || true
   else
     JOIN="failed (see $RESULTS/join-failed.log)"
     cp "$WORK/join.log" "$RESULTS/join-failed.log"

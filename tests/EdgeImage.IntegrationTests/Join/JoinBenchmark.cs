@@ -31,6 +31,8 @@ public sealed class JoinBenchmark
             {
                 await File.WriteAllTextAsync(Path.Combine(output, "join.txt"), string.Create(CultureInfo.InvariantCulture,
                     $"to_join_request_s={toRequest.TotalSeconds:0.0}\nboot_total_s={boot.Result.Elapsed.TotalSeconds:0.0}\n"));
+                // The guest's console, for finding where the time went.
+                File.Copy(disk + ".console.log", Path.Combine(output, "join-console.log"), overwrite: true);
             }
         }
         finally
