@@ -95,6 +95,8 @@ public abstract class ValidJoinTests(ValidJoinBoots boots, ITestOutputHelper out
 
         var check = Assert.IsType<JoinCheck>(boot.Check);
         Assert.Equal(("1", "yes", "yes", "absent", ValidJoinBoots.ValidHostname), (check["boot"], check["joined"], check["kubelet"], check["token-copy"], check["hostname"]));
+        // The seed names no DNS server: the one QEMU's DHCP hands out reaches /etc/resolv.conf.
+        Assert.Equal("10.0.2.3", check["dns"]);
         var request = Assert.Single(boots.Valid.Requests);
         Assert.Equal(new JoinRequest("system:node:node-a", "system:nodes", "example.com/role=sensor,site=lab"), request);
         Assert.Equal(0, boots.Valid.Rejected);
