@@ -85,6 +85,9 @@ public sealed class K0sJoinOverlayTests : IDisposable
 
         File.WriteAllText(Path.Combine(root, "etc", "systemd", "network", "10-edgeimage.network"), "[Match]\nType=ether\n[Network]\nDHCP=yes\nDNS=192.168.1.1\nDNS=10.0.2.3\n");
         File.WriteAllText(Path.Combine(root, "run", "systemd", "netif", "leases", "3"), "DNS=9.9.9.9\n");
+        // A link's state file, where networkd publishes its servers for systemd-resolved (with an interface suffix here).
+        Directory.CreateDirectory(Path.Combine(root, "run", "systemd", "netif", "links"));
+        File.WriteAllText(Path.Combine(root, "run", "systemd", "netif", "links", "2"), "ADMIN_STATE=configured\nDNS=10.0.2.4%2\n");
         RunResolv(root);
         Assert.Equal(["nameserver 192.168.1.1", "nameserver 10.0.2.3", "nameserver 10.0.2.4"],
             File.ReadAllLines(Path.Combine(root, "etc", "resolv.conf")).Where(l => !l.StartsWith('#')));
@@ -99,7 +102,7 @@ public sealed class K0sJoinOverlayTests : IDisposable
         Overlay.Apply(tree, Catalog.Load("generic-x86_64"), 1_700_000_000);
 
         Assert.Equal("/usr/lib/systemd/system/edgeimage-resolv.path", tree["/etc/systemd/system/multi-user.target.wants/edgeimage-resolv.path"]!.LinkTarget);
-        Assert.Contains("PathChanged=/run/systemd/netif/leases", tree.ReadText("/usr/lib/systemd/system/edgeimage-resolv.path"));
+        Assert.Contains("PathChanged=/run/systemd/netif/links\n", tree.ReadText("/usr/lib/systemd/system/edgeimage-resolv.path"));
         Assert.Equal(0b111_101_101, tree["/usr/lib/edgeimage/resolv-from-networkd"]!.Mode);
     }
 }
