@@ -8,8 +8,9 @@ namespace EdgeImage;
 /// again is slow: CACHE/NAME/ab/abcdef....EXT, keyed by a SHA256 of everything the file depends
 /// on. Uses: "unpacked" holds each .deb's decompressed data archive, keyed by the .deb's SHA256
 /// (most of Debian's data is xz, which decodes at ~35 MB/s on one core here; the kernel package
-/// alone took 3.3 s with `xz -dc`); "depmod" holds the module indexes depmod wrote for a kernel's
-/// exact set of modules.
+/// alone took 3.3 s with `xz -dc`); "modinfo" holds each kernel module's dependencies, keyed by
+/// the module's SHA256; "depmod" holds the module indexes depmod wrote for a kernel's exact set of
+/// modules.
 ///
 /// An entry is only written from inputs that passed verification, to a temporary file renamed into
 /// place when complete, with a sidecar holding the entry's SHA256 and size. Every use re-hashes the

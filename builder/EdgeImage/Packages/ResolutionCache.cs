@@ -22,7 +22,8 @@ public sealed class ResolutionCache(string cacheDir)
 {
     private const string Format = "edgeimage-resolution 1";
 
-    private long _tempCounter;
+    // Named entries of the download cache: written to a temporary file and renamed into place.
+    private readonly ContentCache _cache = new(cacheDir, NullBuildLog.Instance);
 
     public string Root { get; } = Path.Combine(cacheDir, "resolutions");
 
@@ -39,18 +40,17 @@ public sealed class ResolutionCache(string cacheDir)
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
-    private string PathFor(string key) => Path.Combine(Root, key[..2], key);
+    private static string NameOf(string key) => $"resolutions/{key[..2]}/{key}";
 
     /// <summary>The cached resolution read back from the suite's verified indexes, or null.</summary>
     public Resolution? TryLoad(string key, VerifiedSuite suite)
     {
-        var path = PathFor(key);
-        if (!File.Exists(path))
+        if (_cache.ReadNamed(NameOf(key)) is not { } entry)
         {
             return null;
         }
         var rows = new List<(bool Build, IndexPosition Position, string[] Identity)>();
-        foreach (var line in File.ReadLines(path).Skip(1))
+        foreach (var line in Encoding.UTF8.GetString(entry).TrimEnd('\n').Split('\n').Skip(1))
         {
             var f = line.Split(' ');
             if (f.Length != 7 || f[0] is not ("selected" or "build")
@@ -90,18 +90,7 @@ public sealed class ResolutionCache(string cacheDir)
         {
             text.Append(CultureInfo.InvariantCulture, $"{role} {package.Position!.Index} {package.Position.Line} {string.Join(' ', Identity(package))}\n");
         }
-        var path = PathFor(key);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = $"{path}.{Environment.ProcessId}.{Interlocked.Increment(ref _tempCounter)}.partial";
-        try
-        {
-            File.WriteAllText(temp, text.ToString());
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+        _cache.WriteNamed(NameOf(key), Encoding.UTF8.GetBytes(text.ToString()));
     }
 
     private static string[] Identity(PackageRecord p) => [p.Name, p.Version, p.Architecture, p.Sha256];

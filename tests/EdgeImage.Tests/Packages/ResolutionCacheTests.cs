@@ -46,6 +46,16 @@ public sealed class ResolutionCacheTests : IDisposable
         return new Resolution(resolver.Resolve(["hello"]), resolver.Resolve(["firmware-blob"]));
     }
 
+    /// <summary>A suite with the resolution of hello (and the build package firmware-blob) stored for it.</summary>
+    private async Task<(VerifiedSuite Suite, ResolutionCache Cache, string Key)> StoredAsync()
+    {
+        var suite = await SuiteAsync();
+        var cache = new ResolutionCache(_cache);
+        var key = ResolutionCache.KeyOf(suite, ["hello"], false, ["firmware-blob"]);
+        cache.Store(key, Resolve(suite));
+        return (suite, cache, key);
+    }
+
     private string EntryPath() => Assert.Single(Directory.GetFiles(Path.Combine(_cache, "resolutions"), "*", SearchOption.AllDirectories));
 
     [Fact]
@@ -83,10 +93,7 @@ public sealed class ResolutionCacheTests : IDisposable
     [Fact]
     public async Task An_entry_pointing_inside_a_paragraph_is_not_used()
     {
-        var suite = await SuiteAsync();
-        var cache = new ResolutionCache(_cache);
-        var key = ResolutionCache.KeyOf(suite, ["hello"], false, ["firmware-blob"]);
-        cache.Store(key, Resolve(suite));
+        var (suite, cache, key) = await StoredAsync();
         var lines = File.ReadAllLines(EntryPath());
         var f = lines[1].Split(' ');
         f[2] = (int.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -99,10 +106,7 @@ public sealed class ResolutionCacheTests : IDisposable
     [Fact]
     public async Task An_entry_whose_package_no_longer_matches_the_paragraph_is_not_used()
     {
-        var suite = await SuiteAsync();
-        var cache = new ResolutionCache(_cache);
-        var key = ResolutionCache.KeyOf(suite, ["hello"], false, ["firmware-blob"]);
-        cache.Store(key, Resolve(suite));
+        var (suite, cache, key) = await StoredAsync();
         // Another hash for the same position: an edited entry must not name a .deb the index does not.
         var text = File.ReadAllText(EntryPath());
         var sha = DebianRepository.Read(suite)["hello"].Single().Sha256;
