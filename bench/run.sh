@@ -104,13 +104,21 @@ for round in $(seq 1 "$RUNS"); do
   SQFS+=("$t")
 done
 
-BOOT="skipped" BOOTLINE=""
+BOOT="skipped" BOOTLINE="" LOGIN="skipped"
 if [ "${BENCH_QEMU:-1}" != 0 ]; then
-  say "qemu: boot to multi-user.target"
-  # The target is for emulation: force TCG even where the runner would pick KVM.
-  if EDGEIMAGE_QEMU_ACCEL=tcg dotnet "$DLL" qemu "$WORK/img/edge.img" --expect login: --timeout 300 >"$WORK/qemu.log" 2>&1; then
+  say "qemu: boot to multi-user.target and the login prompt"
+  # The target is for emulation: force TCG even where the runner would pick KVM. Every console
+  # line is stamped as it arrives (-v echoes the console), so one boot gives both figures: the
+  # issue's measure, QEMU start to systemd's "Reached target multi-user.target" (its status line
+  # ends in "Multi-User System"), and the serial login prompt that follows.
+  start=$EPOCHREALTIME
+  if EDGEIMAGE_QEMU_ACCEL=tcg dotnet "$DLL" qemu "$WORK/img/edge.img" --expect login: --timeout 300 -v 2>&1 \
+      | while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$WORK/qemu.log"; [ "${PIPESTATUS[0]}" = 0 ]; then
     BOOTLINE=$(grep -o 'qemu: .* after [0-9.]*s' "$WORK/qemu.log" | tail -1)
-    BOOT=$(sed -n 's/.* after \([0-9.]*\)s$/\1/p' <<<"$BOOTLINE")
+    LOGIN=$(sed -n 's/.* after \([0-9.]*\)s$/\1/p' <<<"$BOOTLINE")
+    BOOT=$(awk -v s="$start" '/Multi-User System/ { printf "%.1f", $1 - s; exit }' "$WORK/qemu.log")
+    [ -n "$BOOT" ] || BOOT="not seen (see $RESULTS/qemu-console.log)"
+    cp "$WORK/qemu.log" "$RESULTS/qemu-console.log"
   else
     BOOT="failed ($(grep -o 'timed out after [0-9]*s' "$WORK/qemu.log" | head -1 || echo "see the log"))"
     cp "$WORK/qemu.log" "$RESULTS/qemu-failed.log"
@@ -210,7 +218,8 @@ boot_verdict=$([[ "$BOOT" =~ ^[0-9.]+$ ]] && verdict "$BOOT" 15 || echo "-")
   echo "| tar2sqfs -c zstd -b $SQFS_BLOCK of the same tree (slot A as tar) | ${sqfs} s | | |"
   echo "| build / bare squashfs ratio | ${r_sq} | <= 1.3 | $(verdict "$r_sq" 1.3) |"
   echo "| OS payload (kernel + initramfs + root) | ${payload_mib} MiB | <= 48 MiB | $(verdict "$payload_mib" 48) |"
-  echo "| QEMU (TCG) boot to the login prompt (multi-user) | ${BOOT}$([[ "$BOOT" =~ ^[0-9.]+$ ]] && echo " s") | <= 15 s | ${boot_verdict} |"
+  echo "| QEMU (TCG) start to multi-user.target | ${BOOT}$([[ "$BOOT" =~ ^[0-9.]+$ ]] && echo " s") | <= 15 s | ${boot_verdict} |"
+  echo "| QEMU (TCG) start to the serial login prompt | ${LOGIN}$([[ "$LOGIN" =~ ^[0-9.]+$ ]] && echo " s") | | |"
   echo "| QEMU (TCG) start to the join request (join test image, k0s stand-in) | ${JOIN}$([[ "$JOIN" =~ ^[0-9.]+$ ]] && echo " s") | <= 30 s | $([[ "$JOIN" =~ ^[0-9.]+$ ]] && verdict "$JOIN" 30 || echo "-") |"
   echo
   echo "All rounds (s): rootfs ${EI[*]}; mmdebstrap ${MM[*]}; build ${BUILD[*]}; tar2sqfs ${SQFS[*]}"
