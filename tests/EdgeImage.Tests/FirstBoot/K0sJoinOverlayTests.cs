@@ -42,6 +42,32 @@ public sealed class K0sJoinOverlayTests : IDisposable
     }
 
     [Fact]
+    public void The_network_starts_after_the_seed_is_applied_and_never_waits_for_the_join()
+    {
+        using var tree = new RootfsTree(Path.Combine(_dir, "x"));
+        Overlay.Apply(tree, Catalog.Load("generic-x86_64"), 1_700_000_000);
+        var unit = tree.ReadText("/usr/lib/systemd/system/edgeimage-join.service")!.Split('\n');
+        var script = tree.ReadText("/usr/lib/edgeimage/k0s-join")!;
+
+        // systemd-networkd starts once, with the seed's .network file, after the service reports ready.
+        Assert.Contains("Type=notify", unit);
+        Assert.Contains("NotifyAccess=all", unit);
+        Assert.Contains(unit, l => l.StartsWith("Before=", StringComparison.Ordinal) && l.Split('=', ' ').Contains("systemd-networkd.service"));
+        Assert.Contains("DefaultDependencies=no", unit);
+        Assert.Contains("Conflicts=shutdown.target", unit);
+        // Ready is sent once the seed is applied and before the script waits for the network; and
+        // on every way out (the EXIT trap), so a failing script cannot hold the network back.
+        var applied = script.IndexOf("            apply_seed\n", StringComparison.Ordinal);
+        Assert.True(applied > 0);
+        Assert.True(script.IndexOf("            ready\n", applied, StringComparison.Ordinal) < script.IndexOf("            network_up\n", applied, StringComparison.Ordinal));
+        Assert.Contains("trap 'ready; ", script, StringComparison.Ordinal);
+        Assert.Contains("systemd-notify --ready", script, StringComparison.Ordinal);
+        // A running networkd is restarted (a seed written later); one that has not started is not.
+        Assert.DoesNotContain("systemctl restart systemd-networkd", script, StringComparison.Ordinal);
+        Assert.Contains("restart_if_running systemd-networkd.service", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_join_script_is_valid_POSIX_shell_for_dash()
     {
         var script = Path.Combine(Checkout.Root, "overlays", "k0s-join", "usr", "lib", "edgeimage", "k0s-join");
