@@ -3,8 +3,15 @@ using Xunit.Abstractions;
 
 namespace EdgeImage.IntegrationTests.Boards;
 
-/// <summary>The valid-token join on generic-aarch64: its join image on QEMU virt (Cortex-A57, two vCPUs) through AAVMF and systemd-boot.</summary>
-public sealed class GenericAarch64JoinBoots() : ValidJoinBoots(JoinBoard.GenericAarch64);
+/// <summary>
+/// The valid-token join on generic-aarch64: its join image on QEMU virt (Cortex-A57, two vCPUs)
+/// through AAVMF and systemd-boot. Seeded with a static address, so a real boot applies the seed's
+/// static network mode too (the x86 join uses DHCP).
+/// </summary>
+public sealed class GenericAarch64JoinBoots() : ValidJoinBoots(JoinBoard.GenericAarch64)
+{
+    public override SeedNetwork Network => Static;
+}
 
 [CollectionDefinition(Name)]
 public sealed class GenericAarch64JoinBootsCollection : ICollectionFixture<GenericAarch64JoinBoots>

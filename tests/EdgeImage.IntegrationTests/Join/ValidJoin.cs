@@ -42,14 +42,26 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
         await RunValidAsync();
     }
 
-    public static string Seed(string hostname, string token) => $"""
+    /// <summary>DHCP (the seed's default) with one name server of the seed's.</summary>
+    public static readonly SeedNetwork Dhcp = new(["dns: [192.0.2.53]"], Address: null, Dns: "192.0.2.53");
+
+    /// <summary>
+    /// A static address in QEMU's user network, where DHCP would hand out 10.0.2.15, with the
+    /// user network's gateway and a name server of the seed's.
+    /// </summary>
+    public static readonly SeedNetwork Static = new(["mode: static", "address: 10.0.2.42/24", "gateway: 10.0.2.2", "dns: [192.0.2.54]"], Address: "10.0.2.42/24", Dns: "192.0.2.54");
+
+    /// <summary>The network section the valid device is seeded with.</summary>
+    public virtual SeedNetwork Network => Dhcp;
+
+    public static string Seed(string hostname, string token, SeedNetwork? network = null) => $"""
         hostname: {hostname}
         token: {token}
         labels:
           site: lab
           example.com/role: sensor
         network:
-          dns: [192.0.2.53]
+        {string.Join("\n", (network ?? Dhcp).Lines.Select(l => "  " + l))}
         """;
 
     protected async Task LoadImageAsync() => Image = await JoinImage.GetAsync(board);
@@ -58,7 +70,7 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
     {
         await Valid.StartAsync();
         var disk = JoinDisk.Copy(Image, Work.FullName, "valid.img");
-        await JoinDisk.SeedAsync(disk, Seed(ValidHostname, Valid.JoinToken));
+        await JoinDisk.SeedAsync(disk, Seed(ValidHostname, Valid.JoinToken, Network));
         First = await JoinDisk.BootAsync(board, disk, Valid);
         AfterFirst = await DiskAfterJoin.ReadAsync(Image, disk, Valid);
         if (First.Check?["joined"] == "yes")
@@ -97,9 +109,21 @@ public abstract class ValidJoinTests(ValidJoinBoots boots, ITestOutputHelper out
 
         var check = Assert.IsType<JoinCheck>(boot.Check);
         Assert.Equal(("1", "yes", "yes", "absent", ValidJoinBoots.ValidHostname), (check["boot"], check["joined"], check["kubelet"], check["token-copy"], check["hostname"]));
-        // The seed's name server (DHCP mode) reaches /etc/resolv.conf through systemd-networkd's
-        // configuration; QEMU's restricted user network offers no DNS server by DHCP to add to it.
-        Assert.Equal("192.0.2.53", check["dns"]);
+        // The seed's name server reaches /etc/resolv.conf through systemd-networkd's configuration;
+        // QEMU's restricted user network offers no DNS server by DHCP to add to it.
+        Assert.Equal(boots.Network.Dns, check["dns"]);
+        // The seed's network mode, applied by systemd-networkd: a DHCP lease and QEMU's first DHCP
+        // address, or the static address and no lease.
+        if (boots.Network.Address is { } address)
+        {
+            Assert.Equal((address, "no"), (check["addr"], check["lease"]));
+            Assert.Contains(boot.JoinLog, l => l.StartsWith($"edgeimage-join: network: static {address} via ", StringComparison.Ordinal));
+        }
+        else
+        {
+            Assert.Equal(("10.0.2.15/24", "yes"), (check["addr"], check["lease"]));
+            Assert.Contains("edgeimage-join: network: dhcp (systemd-networkd)", boot.JoinLog);
+        }
         var request = Assert.Single(boots.Valid.Requests);
         Assert.Equal(new JoinRequest("system:node:node-a", "system:nodes", "example.com/role=sensor,site=lab"), request);
         Assert.Equal(0, boots.Valid.Rejected);
@@ -177,3 +201,6 @@ public abstract class ValidJoinTests(ValidJoinBoots boots, ITestOutputHelper out
         return boot;
     }
 }
+
+/// <summary>A seed's network section as YAML lines, and what the device must show for it.</summary>
+public sealed record SeedNetwork(IReadOnlyList<string> Lines, string? Address, string Dns);
