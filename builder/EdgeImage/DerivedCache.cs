@@ -29,7 +29,7 @@ public sealed class DerivedCache(string cacheDir, string name, string extension 
     private static string SidecarOf(string path) => path + ".sha256";
 
     /// <summary>The entry when it is present and still matches its sidecar; otherwise null (and a damaged entry is deleted).</summary>
-    public Stream? TryOpen(string key)
+    public FileStream? TryOpen(string key)
     {
         var path = PathFor(key);
         var sidecar = SidecarOf(path);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EdgeImage.Boot;
@@ -94,47 +95,73 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
             log.Warn($"building {profile.Name} without k0s (--no-k0s): the image cannot join a cluster");
         }
 
-        using var initramfsStream = new MemoryStream();
-        var initramfs = InitramfsBuilder.Write(new InitramfsInput
-        {
-            Tree = tree,
-            Kernel = kernel,
-            BoardModules = board.InitramfsModules(profile),
-            BoardModulesByModalias = board.InitramfsModulesByModalias,
-            ProfileModules = profile.Kernel.Modules,
-            Origin = profile.Locate("kernel"),
-            Debug = profile.Debug,
-        }, initramfsStream, context.SourceDateEpoch);
-        var initramfsBytes = initramfsStream.ToArray();
-        log.Info($"initramfs: {initramfs.Entries} entries, {initramfs.Modules.Count} modules, {initramfsBytes.Length >> 10} KiB");
-        stages.Add(Stage("initramfs", clock));
-
         // Each slot's kernel boots from the boot partition; a second copy in the root would only cost slot space.
         var kernelBytes = tree.ReadAllBytes(tree[kernel.ImagePath]!);
         tree.Remove(kernel.ImagePath);
 
+        // From here on the tree is only read. Compressing the root, the longest step, runs alongside
+        // the initramfs and the disk, which do not depend on it: the board writes its boot partition
+        // and partition table meanwhile and awaits the root only to copy it into slot A. If either
+        // side fails, the other is cancelled and awaited, and the first failure is the one reported.
+        using var overlap = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
+        var overlapped = context with { Cancellation = overlap.Token };
         var rootImage = Path.Combine(context.WorkDir, "root.sqfs");
-        var rootSize = await SquashfsImage.WriteAsync(tree, rootImage, request.Compression, tools, context);
-        log.Info($"root: squashfs ({request.Compression}) {rootSize >> 20} MiB");
-        stages.Add(Stage("squashfs", clock));
-        CheckRootFits(profile, rootSize);
-
-        var payload = new BootPayload
-        {
-            Profile = profile,
-            Tree = tree,
-            Kernel = kernelBytes,
-            KernelVersion = kernel.Version,
-            Initramfs = initramfsBytes,
-            RootImage = rootImage,
-            BuildPackages = composed.BuildPackageFiles,
-            Seed = new DiskSeed($"edgeimage/{profile.Name}/{context.SourceDateEpoch}"),
-        };
-        Directory.CreateDirectory(request.OutputDirectory);
+        var alongside = Stopwatch.StartNew();
+        var root = CompressRootAsync(tree, rootImage, request, profile, overlapped, overlap, alongside);
+        byte[] initramfsBytes;
+        InitramfsResult initramfs;
         DiskResult? disk = null;
-        await AtomicFile.WriteAsync(Path.Combine(request.OutputDirectory, ImageName), async stream =>
-            disk = await board.WriteDiskAsync(payload, stream, tools, context));
-        stages.Add(Stage("disk", clock));
+        double initramfsDone, diskDone;
+        try
+        {
+            using var initramfsStream = new MemoryStream();
+            initramfs = InitramfsBuilder.Write(new InitramfsInput
+            {
+                Tree = tree,
+                Kernel = kernel,
+                BoardModules = board.InitramfsModules(profile),
+                BoardModulesByModalias = board.InitramfsModulesByModalias,
+                ProfileModules = profile.Kernel.Modules,
+                Origin = profile.Locate("kernel"),
+                Debug = profile.Debug,
+            }, initramfsStream, context.SourceDateEpoch);
+            initramfsBytes = initramfsStream.ToArray();
+            log.Info($"initramfs: {initramfs.Entries} entries, {initramfs.Modules.Count} modules, {initramfsBytes.Length >> 10} KiB");
+            initramfsDone = alongside.Elapsed.TotalSeconds;
+
+            var payload = new BootPayload
+            {
+                Profile = profile,
+                Tree = tree,
+                Kernel = kernelBytes,
+                KernelVersion = kernel.Version,
+                Initramfs = initramfsBytes,
+                RootImage = PathWhenDone(root, rootImage),
+                BuildPackages = composed.BuildPackageFiles,
+                Seed = new DiskSeed($"edgeimage/{profile.Name}/{context.SourceDateEpoch}"),
+            };
+            Directory.CreateDirectory(request.OutputDirectory);
+            await AtomicFile.WriteAsync(Path.Combine(request.OutputDirectory, ImageName), async stream =>
+                disk = await board.WriteDiskAsync(payload, stream, tools, overlapped));
+            diskDone = alongside.Elapsed.TotalSeconds;
+        }
+        catch
+        {
+            overlap.Cancel();
+            await ((Task)root).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (root.Exception?.InnerException is { } cause and not OperationCanceledException)
+            {
+                ExceptionDispatchInfo.Throw(cause);
+            }
+            throw;
+        }
+        var (rootSize, squashfsDone) = await root;
+        // The stages after "kernel modules" overlap: each is timed on its own and marked with how
+        // much of it ran alongside the squashfs compression.
+        stages.Add(new StageTiming("squashfs", squashfsDone));
+        stages.Add(new StageTiming("initramfs", initramfsDone, Overlapped: Math.Min(initramfsDone, squashfsDone)));
+        stages.Add(new StageTiming("disk", diskDone - initramfsDone, Overlapped: Math.Max(0, Math.Min(diskDone, squashfsDone) - initramfsDone)));
+        clock.Restart();
 
         var manifest = new ImageManifest
         {
@@ -155,8 +182,32 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
         };
         await AtomicFile.WriteAsync(Path.Combine(request.OutputDirectory, ManifestName), stream => JsonSerializer.SerializeAsync(stream, manifest, ManifestJson.Default.ImageManifest));
         stages.Add(Stage("manifest", clock));
-        log.Info("stages: " + string.Join(", ", stages.Select(s => $"{s.Name} {s.Seconds:0.0}s")));
+        log.Info("stages: " + string.Join(", ", stages));
         return manifest with { Stages = stages };
+    }
+
+    /// <summary>The root squashfs, checked to fit its slot; cancels the rest of the build when it fails.</summary>
+    private async Task<(long Size, double Done)> CompressRootAsync(
+        RootfsTree tree, string rootImage, ImageRequest request, Profile profile, BuildContext context, CancellationTokenSource overlap, Stopwatch alongside)
+    {
+        try
+        {
+            var size = await SquashfsImage.WriteAsync(tree, rootImage, request.Compression, tools, context);
+            context.Log.Info($"root: squashfs ({request.Compression}) {size >> 20} MiB");
+            CheckRootFits(profile, size);
+            return (size, alongside.Elapsed.TotalSeconds);
+        }
+        catch
+        {
+            await overlap.CancelAsync();
+            throw;
+        }
+    }
+
+    private static async Task<string> PathWhenDone(Task root, string path)
+    {
+        await root;
+        return path;
     }
 
     private static IBoardBackend BoardOf(Profile profile) =>
@@ -270,7 +321,16 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
     }
 }
 
-public sealed record StageTiming(string Name, double Seconds);
+/// <param name="Overlapped">Seconds of this stage that ran alongside another one (the squashfs compression).</param>
+public sealed record StageTiming(string Name, double Seconds, double Overlapped = 0)
+{
+    public override string ToString() => Overlapped switch
+    {
+        < 0.05 => $"{Name} {Seconds:0.0}s",
+        _ when Overlapped >= Seconds - 0.05 => $"{Name} {Seconds:0.0}s (overlapped)",
+        _ => $"{Name} {Seconds:0.0}s ({Overlapped:0.0}s overlapped)",
+    };
+}
 
 public sealed record ManifestPackage(string Name, string Version, string Architecture, string Sha256);
 

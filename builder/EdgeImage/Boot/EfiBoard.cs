@@ -39,7 +39,7 @@ public sealed class EfiBoard : IBoardBackend
         var digests = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["esp"] = await BoardDisk.CopyAtAsync(espImage, disk, layout["esp"].Offset, context.Cancellation),
-            ["root-a"] = await BoardDisk.CopyAtAsync(payload.RootImage, disk, layout["root-a"].Offset, context.Cancellation),
+            ["root-a"] = await BoardDisk.CopyAtAsync(await payload.RootImage, disk, layout["root-a"].Offset, context.Cancellation),
         };
         return new DiskResult(layout.DiskSize, layout.DiskGuid.ToString(),
             layout.Partitions.Select(p => new DiskPartition(p.Number, p.Name, p.Type.ToString(), p.UniqueGuid.ToString(), p.Offset, p.Size, digests.GetValueOrDefault(p.Name))).ToList());

@@ -18,8 +18,11 @@ public sealed record BootPayload
 
     public required byte[] Initramfs { get; init; }
 
-    /// <summary>The root squashfs file, written into slot A.</summary>
-    public required string RootImage { get; init; }
+    /// <summary>
+    /// The root squashfs file for slot A, still being compressed when the board starts: a board
+    /// writes its boot partition and partition table first and awaits this only to copy the root.
+    /// </summary>
+    public required Task<string> RootImage { get; init; }
 
     /// <summary>Verified .debs of the backend's BuildPackages.</summary>
     public required IReadOnlyList<PackageFile> BuildPackages { get; init; }

@@ -53,7 +53,7 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
         var digests = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["boot"] = await BoardDisk.CopyAtAsync(bootImage, disk, layout.Partitions[0].Offset, context.Cancellation),
-            ["root-a"] = await BoardDisk.CopyAtAsync(payload.RootImage, disk, layout.Partitions[1].Offset, context.Cancellation),
+            ["root-a"] = await BoardDisk.CopyAtAsync(await payload.RootImage, disk, layout.Partitions[1].Offset, context.Cancellation),
         };
         return new DiskResult(layout.DiskSize, layout.DiskSignature.ToString("x8", CultureInfo.InvariantCulture),
             [.. layout.Partitions.Select(p => new DiskPartition(p.Number, p.Name, "0x" + p.Type.ToString("x2", CultureInfo.InvariantCulture), p.PartUuid, p.Offset, p.Size, digests.GetValueOrDefault(p.Name)))]);

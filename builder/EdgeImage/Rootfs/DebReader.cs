@@ -35,7 +35,7 @@ internal sealed record DebMember
     public FileContent? Content { get; init; }
 }
 
-/// <summary>A .deb read completely: control data in memory, file contents in a staging segment.</summary>
+/// <summary>A .deb read completely: control data in memory, file contents in a staging segment (or referenced in the cached archive it adopted).</summary>
 internal sealed record DebContents(
     string DebName,
     long DebSize,
@@ -154,10 +154,10 @@ internal static class DebReader
         }
         if (unpacked.TryOpen(debSha256) is { } cached)
         {
-            using (cached)
-            {
-                return ReadMembers(new BufferedStream(cached, 1 << 16), member.Name, debName, segment, cancellation);
-            }
+            // The verified archive becomes the package's content: files are referenced at their
+            // offsets in it and never copied (the tree keeps it open until it is disposed).
+            segment.Adopt(cached);
+            return ReadMembers(cached, member.Name, debName, segment, cancellation, adopted: true);
         }
         using var filling = unpacked.Fill(Decompress(member, debName), debSha256);
         var members = ReadMembers(new BufferedStream(filling, 1 << 16), member.Name, debName, segment, cancellation);
@@ -165,11 +165,11 @@ internal static class DebReader
         return members;
     }
 
-    private static List<DebMember> ReadMembers(Stream data, string memberName, string debName, ContentSegment segment, CancellationToken cancellation)
+    private static List<DebMember> ReadMembers(Stream data, string memberName, string debName, ContentSegment segment, CancellationToken cancellation, bool adopted = false)
     {
         try
         {
-            return ReadEntries(data, memberName, debName, segment, cancellation);
+            return ReadEntries(data, memberName, debName, segment, cancellation, adopted);
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
         {
@@ -181,7 +181,11 @@ internal static class DebReader
         }
     }
 
-    private static List<DebMember> ReadEntries(Stream data, string memberName, string debName, ContentSegment segment, CancellationToken cancellation)
+    /// <param name="adopted">
+    /// <paramref name="data"/> is the segment's adopted file: seekable, so TarReader gives each
+    /// entry's DataOffset in it and seeks past the data instead of reading it.
+    /// </param>
+    private static List<DebMember> ReadEntries(Stream data, string memberName, string debName, ContentSegment segment, CancellationToken cancellation, bool adopted)
     {
         var members = new List<DebMember>();
         using var tar = new TarReader(data, leaveOpen: true);
@@ -203,7 +207,12 @@ internal static class DebReader
             {
                 TarEntryType.Directory => read,
                 TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile =>
-                    read with { Content = segment.Append(entry.DataStream ?? Stream.Null, entry.Length, origin) },
+                    read with
+                    {
+                        Content = adopted
+                            ? segment.Reference(entry.DataOffset, entry.Length, origin)
+                            : segment.Append(entry.DataStream ?? Stream.Null, entry.Length, origin),
+                    },
                 TarEntryType.SymbolicLink when !string.IsNullOrEmpty(entry.LinkName) => read with { LinkTarget = entry.LinkName },
                 TarEntryType.SymbolicLink => throw Refuse(debName, entry.Name, "symlink without a target"),
                 TarEntryType.HardLink => read with { LinkTarget = CheckedPath(entry.LinkName, $"{origin} (hard link target '{entry.LinkName}')") },

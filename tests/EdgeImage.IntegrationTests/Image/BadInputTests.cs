@@ -33,6 +33,21 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_boot_partition_too_small_for_the_kernels_fails_while_the_root_compresses_and_stops_the_compression()
+    {
+        // The ESP is written alongside the squashfs compression: its failure must cancel tar2sqfs
+        // rather than wait for it, and be the error the user sees.
+        var profile = Profile("tiny-boot", "partitions:\n  boot: 16\n");
+
+        var result = await HeavyWork.RunAsync(() => BuildAsync(profile));
+
+        Assert.Contains("error: the ESP partition (16 MiB) cannot hold its", result.Stderr);
+        Assert.Contains("hint: raise `partitions.boot`", result.Stderr);
+        Assert.DoesNotContain("root: squashfs", result.Stderr);
+        AssertNothingLeftBehind("tiny-boot");
+    }
+
+    [Fact]
     public async Task A_kernel_package_the_suite_does_not_have_is_refused_by_name()
     {
         var profile = Profile("no-kernel", "kernel:\n  package: linux-image-doesnotexist\n");

@@ -84,6 +84,26 @@ public sealed class UnpackedCacheTests : IDisposable
     }
 
     [Fact]
+    public void A_tree_read_from_the_cache_keeps_the_verified_archive_when_the_entry_is_deleted_under_it()
+    {
+        // Files of a cached package are referenced in the verified archive, not copied out of it:
+        // the tree holds that archive open, so removing the cache entry does not change the tree.
+        var deb = Tools();
+        var fresh = UnpackToTar(deb, cache: null);
+        UnpackToTar(deb, _cache);
+        using var tree = new RootfsTree(Path.Combine(_debs.Dir, $"tree-{_trees++}"), 1_700_000_000);
+        new DebUnpacker(tree, _cache).UnpackAll([deb], parallelism: 1);
+
+        File.Delete(_cache.PathFor(deb.Package.Sha256));
+        using var tar = new MemoryStream();
+        RootfsTar.Write(tree, tar, 1_700_000_000);
+
+        Assert.Equal(fresh, tar.ToArray());
+        Assert.Equal("the tool", tree.ReadText("/usr/bin/tool"));
+        Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(_debs.Dir, $"tree-{_trees - 1}")), f => new FileInfo(f).Length > 0);
+    }
+
+    [Fact]
     public void A_damaged_entry_is_dropped_and_rebuilt_from_the_deb()
     {
         var deb = Tools();
