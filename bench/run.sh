@@ -26,11 +26,11 @@ for tool in mmdebstrap dpkg-scanpackages tar2sqfs sqfs2tar /usr/bin/time jq mcop
   command -v "$tool" >/dev/null || { echo "error: $tool is missing"; echo "hint: make deps installs the benchmark's Debian packages (mmdebstrap dpkg-dev squashfs-tools-ng time jq mtools)"; exit 1; }
 done
 
-# The CLI measured is the CLI as it ships: published ReadyToRun (precompiled), so a build's time is
-# the builder's work rather than the JIT's. Measured on generic-x86_64 (warm cache, 2 cores): about
+# The CLI measured is the CLI as `make publish` installs it: ReadyToRun (precompiled), so a build's
+# time is the builder's work rather than the JIT's. Measured on generic-x86_64 (warm cache, 2 cores): about
 # 1 CPU-second and 0.5 s of wall time less than the JIT-compiled `dotnet build` output.
 say() { echo "bench: $*" >&2; }
-say "publishing the CLI ($CONFIG, ReadyToRun)"
+say "publishing the CLI ($CONFIG, ReadyToRun, as make publish does)"
 dotnet publish builder/EdgeImage.Cli -c "$CONFIG" --use-current-runtime --self-contained false -p:PublishReadyToRun=true \
   -o "$WORK/cli" --nologo --verbosity quiet >"$WORK/publish.log" 2>&1 \
   || { echo "error: dotnet publish of the CLI failed; its output:"; tail -30 "$WORK/publish.log"; echo "hint: make bench restores and builds first; the ReadyToRun compiler comes from NuGet"; exit 1; }
