@@ -10,7 +10,8 @@ namespace EdgeImage;
 /// (most of Debian's data is xz, which decodes at ~35 MB/s on one core here; the kernel package
 /// alone took 3.3 s with `xz -dc`); "modinfo" holds each kernel module's dependencies, keyed by
 /// the module's SHA256; "depmod" holds the module indexes depmod wrote for a kernel's exact set of
-/// modules.
+/// modules; "initramfs" holds zstd-compressed initramfs images, keyed by the uncompressed cpio and
+/// the compressor's version and level (managed zstd took ~0.3 CPU-seconds of every build for it).
 ///
 /// An entry is only written from inputs that passed verification, to a temporary file renamed into
 /// place when complete, with a sidecar holding the entry's SHA256 and size. Every use re-hashes the

@@ -124,6 +124,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
                 ProfileModules = profile.Kernel.Modules,
                 Origin = profile.Locate("kernel"),
                 Debug = profile.Debug,
+                CompressedCache = new DerivedCache(context.CacheDir, "initramfs", ".cpio.zst"),
             }, initramfsStream, context.SourceDateEpoch);
             initramfsBytes = initramfsStream.ToArray();
             log.Info($"initramfs: {initramfs.Entries} entries, {initramfs.Modules.Count} modules, {initramfsBytes.Length >> 10} KiB");

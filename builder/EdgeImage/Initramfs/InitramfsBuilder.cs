@@ -27,6 +27,9 @@ public sealed record InitramfsInput
     /// <see cref="ModaliasTable"/>) rather than all of them; modules without an alias still load always.
     /// </summary>
     public bool BoardModulesByModalias { get; init; }
+
+    /// <summary>Where compressed initramfs images are kept between builds; see <see cref="InitramfsArchiveOptions.CompressedCache"/>.</summary>
+    public DerivedCache? CompressedCache { get; init; }
 }
 
 public sealed record InitramfsResult
@@ -118,6 +121,7 @@ public static class InitramfsBuilder
         {
             SourceDateEpoch = sourceDateEpoch,
             Compression = InitramfsCompression.Zstd,
+            CompressedCache = input.CompressedCache,
         });
         return new InitramfsResult
         {
