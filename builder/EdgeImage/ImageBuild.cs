@@ -45,7 +45,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
 
     /// <summary>Board name (the profile's `board:`) -> its boot chain and disk layout.</summary>
     public static readonly IReadOnlyDictionary<string, IBoardBackend> Boards = new Dictionary<string, IBoardBackend>(
-        RaspberryPiBoardData.BuiltInBoards().Select(name => KeyValuePair.Create(name, (IBoardBackend)new RaspberryPiBoard(RaspberryPiBoardData.LoadBuiltIn(name))))
+        RaspberryPiBoardData.BuiltInBoards().Select(name => KeyValuePair.Create(name, (IBoardBackend)new RaspberryPiBoard(new Lazy<RaspberryPiBoardData>(() => RaspberryPiBoardData.LoadBuiltIn(name)))))
             .Prepend(KeyValuePair.Create("generic-efi", (IBoardBackend)new EfiBoard())),
         StringComparer.Ordinal);
 

@@ -17,8 +17,13 @@ namespace EdgeImage.Boot;
 /// root-a, root-b and data. MBR partitions have no names, so the kernel command line names the
 /// root and data partitions by PARTUUID (disk signature and partition number).
 /// </summary>
-public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
+public sealed class RaspberryPiBoard(Lazy<RaspberryPiBoardData> description) : IBoardBackend
 {
+    public RaspberryPiBoard(RaspberryPiBoardData data)
+        : this(new Lazy<RaspberryPiBoardData>(data))
+    {
+    }
+
     public const string BootLabel = "EDGE-BOOT";
 
     /// <summary>Attempts a slot gets before the script falls back to the other one.</summary>
@@ -29,11 +34,12 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
 
     public static string InitialState => $"BOOT_ORDER=A B\nBOOT_A_LEFT={BootTries}\nBOOT_B_LEFT={BootTries}\n";
 
-    public RaspberryPiBoardData Data => data;
+    /// <summary>The board's description, read when first needed: a build for another board never parses it.</summary>
+    public RaspberryPiBoardData Data => description.Value;
 
-    public IReadOnlyList<string> BuildPackages(Profile profile) => [data.FirmwarePackage, data.UbootPackage];
+    public IReadOnlyList<string> BuildPackages(Profile profile) => [Data.FirmwarePackage, Data.UbootPackage];
 
-    public IReadOnlyList<string> InitramfsModules(Profile profile) => data.InitramfsModules;
+    public IReadOnlyList<string> InitramfsModules(Profile profile) => Data.InitramfsModules;
 
     public IReadOnlyList<string> RequiredTools => FatImage.RequiredTools;
 
@@ -42,8 +48,8 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
         var profile = payload.Profile;
         var spec = DiskSpec(profile, payload.Seed);
         var plan = MbrWriter.Plan(spec);
-        using var firmware = BoardDisk.UnpackApart(payload.BuildPackage(data.FirmwarePackage), context);
-        using var uboot = BoardDisk.UnpackApart(payload.BuildPackage(data.UbootPackage), context);
+        using var firmware = BoardDisk.UnpackApart(payload.BuildPackage(Data.FirmwarePackage), context);
+        using var uboot = BoardDisk.UnpackApart(payload.BuildPackage(Data.UbootPackage), context);
 
         var files = BootFiles(profile, plan, payload, firmware, uboot, context.SourceDateEpoch);
         var bootImage = Path.Combine(context.WorkDir, "boot.img");
@@ -63,15 +69,15 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
     public IReadOnlyList<FatFile> BootFiles(Profile profile, MbrLayout plan, BootPayload payload, RootfsTree firmware, RootfsTree uboot, long epoch)
     {
         var files = new List<FatFile>();
-        foreach (var name in data.FirmwareFiles)
+        foreach (var name in Data.FirmwareFiles)
         {
-            files.Add(new("/" + name, ReadFrom(firmware, $"{data.FirmwareDirectory}/{name}", data.FirmwarePackage)));
+            files.Add(new("/" + name, ReadFrom(firmware, $"{Data.FirmwareDirectory}/{name}", Data.FirmwarePackage)));
         }
-        foreach (var model in data.Models.DistinctBy(m => m.UbootFile))
+        foreach (var model in Data.Models.DistinctBy(m => m.UbootFile))
         {
-            files.Add(new("/" + model.UbootFile, ReadFrom(uboot, $"/usr/lib/u-boot/{model.Uboot}/u-boot.bin", data.UbootPackage)));
+            files.Add(new("/" + model.UbootFile, ReadFrom(uboot, $"/usr/lib/u-boot/{model.Uboot}/u-boot.bin", Data.UbootPackage)));
         }
-        foreach (var model in data.Models.DistinctBy(m => m.DtbFile))
+        foreach (var model in Data.Models.DistinctBy(m => m.DtbFile))
         {
             files.Add(new("/" + model.DtbFile, ReadFrom(payload.Tree, $"/usr/lib/linux-image-{payload.KernelVersion}/{model.Dtb}", profile.Kernel.Package ?? "the kernel package")));
         }
@@ -87,26 +93,26 @@ public sealed class RaspberryPiBoard(RaspberryPiBoardData data) : IBoardBackend
         return files;
     }
 
-    public string ConfigTxt(Profile profile) => Render(data.ConfigTemplate, $"firmware/{data.Name}/config.txt", new()
+    public string ConfigTxt(Profile profile) => Render(Data.ConfigTemplate, $"firmware/{Data.Name}/config.txt", new()
     {
         ["profile"] = profile.Name,
-        ["board"] = data.Name,
-        ["arm_64bit"] = data.Arm64Bit,
-        ["models"] = data.Models.Select(m => new ScriptObject { ["section"] = m.Section, ["kernel"] = m.UbootFile, ["dtb"] = m.DtbFile }).ToList(),
+        ["board"] = Data.Name,
+        ["arm_64bit"] = Data.Arm64Bit,
+        ["models"] = Data.Models.Select(m => new ScriptObject { ["section"] = m.Section, ["kernel"] = m.UbootFile, ["dtb"] = m.DtbFile }).ToList(),
     });
 
     /// <summary>The U-Boot script source (boot.cmd) for a disk with the planned partitions.</summary>
-    public string BootScript(Profile profile, MbrLayout plan) => Render(data.BootScriptTemplate, "the boot script", new()
+    public string BootScript(Profile profile, MbrLayout plan) => Render(Data.BootScriptTemplate, "the boot script", new()
     {
-        ["board"] = data.Name,
+        ["board"] = Data.Name,
         ["tries"] = BootTries,
         ["state_file"] = StateFile,
         ["root_a"] = plan.Partitions[1].PartUuid,
         ["root_b"] = plan.Partitions[2].PartUuid,
         ["data"] = plan.Partitions[3].PartUuid,
         ["cmdline"] = KernelCommandLine(profile),
-        ["kernel_boot"] = data.KernelBoot,
-        ["env"] = data.UbootEnv.Select(kv => new ScriptObject { ["key"] = kv.Key, ["value"] = kv.Value }).ToList(),
+        ["kernel_boot"] = Data.KernelBoot,
+        ["env"] = Data.UbootEnv.Select(kv => new ScriptObject { ["key"] = kv.Key, ["value"] = kv.Value }).ToList(),
     });
 
     /// <summary>The profile's command line as the boot script passes it, before the slot's own arguments.</summary>
