@@ -43,8 +43,8 @@ public sealed class DerivedCache(string cacheDir, string name, string extension 
         {
             var expected = File.ReadAllText(sidecar).Split(' ', 2, StringSplitOptions.TrimEntries);
             stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16);
-            var actual = Convert.ToHexStringLower(SHA256.HashData(stream));
-            if (expected.Length == 2 && actual == expected[0] && stream.Length.ToString(CultureInfo.InvariantCulture) == expected[1])
+            var (actual, length) = FileDigest.Sha256(stream.SafeFileHandle);
+            if (expected.Length == 2 && actual == expected[0] && length.ToString(CultureInfo.InvariantCulture) == expected[1])
             {
                 stream.Position = 0;
                 return stream;
