@@ -114,19 +114,27 @@ for round in $(seq 1 "$RUNS"); do
   PAIRS+=("$(ratio "${BUILD[-1]}" "$t")")
 done
 
-BOOT="skipped" BOOTLINE="" LOGIN="skipped"
+BOOT="skipped" BOOTLINE=""
 if [ "${BENCH_QEMU:-1}" != 0 ]; then
-  say "qemu: boot to multi-user.target and the login prompt"
+  # The image of bench/profiles/generic-x86_64-bench.yaml: the measured profile plus one unit that,
+  # after multi-user.target, prints when that target was reached (guest CLOCK_MONOTONIC, in us).
+  # systemd's own "Reached target" console line cannot be the measure: once the serial getty owns
+  # the console (it starts before multi-user.target since systemd-user-sessions is masked),
+  # systemd may not print its status lines at all.
+  say "qemu: building the bench image (generic-x86_64 + the multi-user probe)"
+  timed _ "$WORK/bench-build.log" dotnet "$DLL" build --profile "$ROOT/bench/profiles/$PROFILE-bench.yaml" --out "$WORK/bench-img" "${K0S_FLAGS[@]}"
+  say "qemu: boot to multi-user.target"
   # The target is for emulation: force TCG even where the runner would pick KVM. Every console
-  # line is stamped as it arrives (-v echoes the console), so one boot gives both figures: the
-  # issue's measure, QEMU start to systemd's "Reached target multi-user.target" (its status line
-  # ends in "Multi-User System"), and the serial login prompt that follows.
+  # line is stamped with the host's time as it arrives (-v echoes the console). journald stamps
+  # the probe's console line with the guest's monotonic clock, which gives the offset between
+  # the two clocks; multi-user.target's own monotonic timestamp then lands on the host's clock.
   start=$EPOCHREALTIME
-  if EDGEIMAGE_QEMU_ACCEL=tcg dotnet "$DLL" qemu "$WORK/img/edge.img" --expect login: --timeout 300 -v 2>&1 \
+  if EDGEIMAGE_QEMU_ACCEL=tcg dotnet "$DLL" qemu "$WORK/bench-img/edge.img" --expect EDGEIMAGE-BENCH-DONE --timeout 300 -v 2>&1 \
       | while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$WORK/qemu.log"; [ "${PIPESTATUS[0]}" = 0 ]; then
     BOOTLINE=$(grep -o 'qemu: .* after [0-9.]*s' "$WORK/qemu.log" | tail -1)
-    LOGIN=$(sed -n 's/.* after \([0-9.]*\)s$/\1/p' <<<"$BOOTLINE")
-    BOOT=$(awk -v s="$start" '/Multi-User System/ { printf "%.1f", $1 - s; exit }' "$WORK/qemu.log")
+    BOOT=$(awk -v s="$start" 'match($0, /\[ *[0-9]+\.[0-9]+\][^=]*EDGEIMAGE-BENCH multi-user-at-us=[0-9]+/) {
+        line = substr($0, RSTART, RLENGTH); split(line, a, /[][]/); guest = a[2] + 0
+        sub(/.*=/, "", line); if (line + 0 > 0) printf "%.1f", $1 - guest + line / 1e6 - s; exit }' "$WORK/qemu.log")
     [ -n "$BOOT" ] || BOOT="not seen (see $RESULTS/qemu-console.log)"
     cp "$WORK/qemu.log" "$RESULTS/qemu-console.log"
   else
@@ -229,8 +237,7 @@ boot_verdict=$([[ "$BOOT" =~ ^[0-9.]+$ ]] && verdict "$BOOT" 15 || echo "-")
   echo "| tar2sqfs -c zstd -b $SQFS_BLOCK of the same tree (slot A as tar) | ${sqfs} s | | |"
   echo "| build / bare squashfs ratio (median of the rounds' pairs: ${PAIRS[*]}) | ${r_sq} | <= 1.3 | $(verdict "$r_sq" 1.3) |"
   echo "| OS payload (kernel + initramfs + root) | ${payload_mib} MiB | <= 48 MiB | $(verdict "$payload_mib" 48) |"
-  echo "| QEMU (TCG) start to multi-user.target | ${BOOT}$([[ "$BOOT" =~ ^[0-9.]+$ ]] && echo " s") | <= 15 s | ${boot_verdict} |"
-  echo "| QEMU (TCG) start to the serial login prompt | ${LOGIN}$([[ "$LOGIN" =~ ^[0-9.]+$ ]] && echo " s") | | |"
+  echo "| QEMU (TCG) start to multi-user.target (the profile + a probe unit, bench/profiles) | ${BOOT}$([[ "$BOOT" =~ ^[0-9.]+$ ]] && echo " s") | <= 15 s | ${boot_verdict} |"
   echo "| QEMU (TCG) start to the join request (join test image, k0s stand-in) | ${JOIN}$([[ "$JOIN" =~ ^[0-9.]+$ ]] && echo " s") | <= 30 s | $([[ "$JOIN" =~ ^[0-9.]+$ ]] && verdict "$JOIN" 30 || echo "-") |"
   echo
   echo "All rounds (s): rootfs ${EI[*]}; mmdebstrap ${MM[*]}; build ${BUILD[*]}; tar2sqfs ${SQFS[*]}"
@@ -239,7 +246,7 @@ boot_verdict=$([[ "$BOOT" =~ ^[0-9.]+$ ]] && verdict "$BOOT" 15 || echo "-")
   for s in "${STAGES[@]}"; do echo "- $s"; done
   echo
   echo "Payload: $sizes"
-  [ -n "$BOOTLINE" ] && echo && echo "QEMU: $BOOTLINE"
+  [ -n "$BOOTLINE" ] && echo && echo "QEMU: $BOOTLINE (the probe's report, after multi-user.target)"
   if [ "${#BOARD_ROWS[@]}" -gt 0 ]; then
     echo
     echo "## Boards (warm cache; QEMU under TCG, first boot of a fresh copy, to the serial login prompt)"
