@@ -30,16 +30,21 @@ public abstract class BoardBootsFixture(string profile) : IAsyncLifetime
         Image = await BoardImages.GetAsync(profile);
         var work = BoardImages.Work(profile + "-boots");
         var first = Path.Combine(work, "first-boot.img");
-        TrixieDebs.Run("cp", "--sparse=always", Image.ImagePath, first);
-        await PrepareDiskAsync(first, work);
-        First = await BootAsync(first, work);
+        First = await BootAsync(first, async () =>
+        {
+            TrixieDebs.Run("cp", "--sparse=always", Image.ImagePath, first);
+            await PrepareDiskAsync(first, work);
+        });
         if (First.Check is null)
         {
             return;
         }
         var second = Path.Combine(work, "second-boot.img");
-        TrixieDebs.Run("cp", "--sparse=always", first, second);
-        Second = await BootAsync(second, work);
+        Second = await BootAsync(second, () =>
+        {
+            TrixieDebs.Run("cp", "--sparse=always", first, second);
+            return Task.CompletedTask;
+        });
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -49,20 +54,91 @@ public abstract class BoardBootsFixture(string profile) : IAsyncLifetime
 
     protected abstract QemuRunRequest Request(string disk);
 
-    private async Task<DiskBoot> BootAsync(string disk, string work)
+    /// <summary>
+    /// How long a boot may print nothing before it counts as an emulator stall. QEMU's raspi
+    /// machines were seen to stop for good (every vCPU thread asleep, no console output for ten
+    /// minutes, README "Troubleshooting"); a healthy boot of the slowest board, on a loaded host,
+    /// prints something at least every two to three minutes.
+    /// </summary>
+    private static readonly TimeSpan StallLimit = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Boots a disk made by <paramref name="makeDisk"/>. A boot that stalls is not the image's
+    /// failure: it is reported in the console log and tried once more on a fresh copy; a second
+    /// stall, or any other failure, stands.
+    /// </summary>
+    private async Task<DiskBoot> BootAsync(string disk, Func<Task> makeDisk)
     {
-        var console = new StringWriter();
-        using var hardStop = new CancellationTokenSource(BootTimeout + TimeSpan.FromMinutes(1));
-        var result = await HeavyWork.RunAsync(() => new QemuRunner().RunAsync(Request(disk) with
+        var notes = "";
+        for (var attempt = 1; ; attempt++)
         {
-            Timeout = BootTimeout,
-            // The initramfs reboots when it cannot mount the root: end the run instead of looping.
-            NoReboot = true,
-            SerialEcho = TextWriter.Synchronized(console),
-        }, NullBuildLog.Instance, hardStop.Token));
-        var text = console.ToString();
-        await File.WriteAllTextAsync(disk + ".console.log", text);
-        return new DiskBoot(disk, text, result);
+            await makeDisk();
+            var console = new WatchedWriter();
+            using var hardStop = new CancellationTokenSource(BootTimeout + TimeSpan.FromMinutes(1));
+            using var stalled = new CancellationTokenSource();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(hardStop.Token, stalled.Token);
+            using var watchdog = new Timer(_ =>
+            {
+                if (console.Silence >= StallLimit)
+                {
+                    stalled.Cancel();
+                }
+            }, null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+            QemuRunResult? result = null;
+            try
+            {
+                result = await HeavyWork.RunAsync(() => new QemuRunner().RunAsync(Request(disk) with
+                {
+                    Timeout = BootTimeout,
+                    // The initramfs reboots when it cannot mount the root: end the run instead of looping.
+                    NoReboot = true,
+                    SerialEcho = TextWriter.Synchronized(console),
+                }, NullBuildLog.Instance, linked.Token));
+            }
+            catch (OperationCanceledException) when (stalled.IsCancellationRequested)
+            {
+            }
+            var text = notes + console.ToString();
+            if (result is null)
+            {
+                notes = text + $"\n[test: attempt {attempt}: no console output for {StallLimit.TotalMinutes:0} minutes: QEMU's emulation stalled; {(attempt == 1 ? "booting a fresh copy once more" : "giving up")}]\n";
+                if (attempt == 1)
+                {
+                    continue;
+                }
+                await File.WriteAllTextAsync(disk + ".console.log", notes);
+                throw new TimeoutException($"{Path.GetFileName(disk)}: QEMU's emulation stalled twice (no console output for {StallLimit.TotalMinutes:0} minutes); console in {disk}.console.log");
+            }
+            // The log keeps a stalled attempt; the tests read only the boot that ran to its end.
+            await File.WriteAllTextAsync(disk + ".console.log", text);
+            return new DiskBoot(disk, console.ToString(), result);
+        }
+    }
+
+    /// <summary>The console of a boot, and how long ago it last printed.</summary>
+    private sealed class WatchedWriter : StringWriter
+    {
+        private long _last = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        public TimeSpan Silence => System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _last));
+
+        public override void Write(char value)
+        {
+            base.Write(value);
+            Interlocked.Exchange(ref _last, System.Diagnostics.Stopwatch.GetTimestamp());
+        }
+
+        public override void Write(char[] buffer, int index, int count)
+        {
+            base.Write(buffer, index, count);
+            Interlocked.Exchange(ref _last, System.Diagnostics.Stopwatch.GetTimestamp());
+        }
+
+        public override void Write(string? value)
+        {
+            base.Write(value);
+            Interlocked.Exchange(ref _last, System.Diagnostics.Stopwatch.GetTimestamp());
+        }
     }
 }
 
