@@ -307,7 +307,31 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
         {
             tree.WriteSymlink($"/etc/systemd/system-generators/{generator}", "/dev/null", epoch);
         }
+        if (tree[UdevTriggerUnit] is not null)
+        {
+            tree.WriteFile(UdevTriggerUnit + ".d/edgeimage-devices.conf", UdevTriggerDropIn, epoch);
+        }
     }
+
+    private const string UdevTriggerUnit = "/usr/lib/systemd/system/systemd-udev-trigger.service";
+
+    /// <summary>
+    /// udev's coldplug of the first boot, without the sysfs entries that are not devices. systemd's
+    /// `udevadm trigger --type=all` also replays an "add" for every bus, driver and kernel module
+    /// (about 250 of the 510 events on a QEMU q35 PC); no udev rule of the image reads bus or driver
+    /// events, and of the module rules only 60-block.rules' (media-change polling for removable
+    /// disks) applies to a module that is never loaded later: fuse's and configfs's rules pull in
+    /// mounts the image masks, parport is not shipped, and a module loaded after boot sends its own
+    /// event. One vCPU under TCG, three pairs of first boots: multi-user 31.1 s -> 29.4 s (medians).
+    /// </summary>
+    private const string UdevTriggerDropIn =
+        "# EdgeImage: coldplug devices, not the bus, driver and module entries of sysfs; see\n"
+        + "# UdevTriggerDropIn in builder/EdgeImage/ImageBuild.cs. The block module's event stays:\n"
+        + "# 60-block.rules turns on media-change polling for removable disks on it.\n"
+        + "[Service]\n"
+        + "ExecStart=\n"
+        + "ExecStart=-udevadm trigger --type=subsystems --action=add --subsystem-match=module --sysname-match=block\n"
+        + "ExecStart=-udevadm trigger --type=devices --action=add --prioritized-subsystem=block,tpmrm,net,tty,input\n";
 
     /// <summary>The file a unit comes from: a template instance (modprobe@drm.service) from its template.</summary>
     private static string UnitFile(string unit) =>
