@@ -9,7 +9,7 @@ namespace EdgeImage.Tests.Fixtures;
 /// </summary>
 public sealed class LoopbackHttpServerDouble : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly Func<HttpListenerRequest, HttpListenerResponse, byte[]> _respond;
     private readonly Task _serving;
 
@@ -17,13 +17,28 @@ public sealed class LoopbackHttpServerDouble : IDisposable
     public LoopbackHttpServerDouble(Func<HttpListenerRequest, HttpListenerResponse, byte[]> respond, string path = "/")
     {
         _respond = respond;
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        Url = $"http://127.0.0.1:{Port}{path}";
-        _listener.Prefixes.Add(Url);
-        _listener.Start();
+        // HttpListener cannot bind port 0, so a free port is found first and then bound; another
+        // process (a parallel test, QEMU's port forwards) can take it in between, so a taken port
+        // is given up for another one.
+        for (var attempt = 1; ; attempt++)
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            Port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            Url = $"http://127.0.0.1:{Port}{path}";
+            _listener = new HttpListener();
+            _listener.Prefixes.Add(Url);
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 10)
+            {
+                _listener.Close();
+            }
+        }
         _serving = Task.Run(Serve);
     }
 
