@@ -256,6 +256,6 @@ boot_verdict=$([[ "$BOOT" =~ ^[0-9.]+$ ]] && verdict "$BOOT" 15 || echo "-")
     printf '%s\n' "${BOARD_ROWS[@]}"
   fi
   echo
-  echo "Commands: \`edgeimage rootfs --profile $PROFILE\`; \`mmdebstrap --mode=root --variant=$MMVARIANT --include=<the ${#PACKAGES[@]} packages> $SUITE OUT.tar 'deb [trusted=yes] copy://REPO ./'\` (${#DPKGOPTS[@]} dpkg path filters as in the profile); \`edgeimage build --profile $PROFILE\`; \`sqfs2tar root-a | tar2sqfs --compressor zstd --block-size $SQFS_BLOCK\`; \`edgeimage qemu edge.img --expect login: --timeout 300\`"
+  echo "Commands: \`edgeimage rootfs --profile $PROFILE\`; \`mmdebstrap --mode=root --variant=$MMVARIANT --include=<the ${#PACKAGES[@]} packages> $SUITE OUT.tar 'deb [trusted=yes] copy://REPO ./'\` (${#DPKGOPTS[@]} dpkg path filters as in the profile); \`edgeimage build --profile $PROFILE\`; \`sqfs2tar root-a | tar2sqfs --compressor zstd --block-size $SQFS_BLOCK\`; \`edgeimage build --profile bench/profiles/$PROFILE-bench.yaml\` then \`edgeimage qemu edge.img --expect EDGEIMAGE-BENCH-DONE --timeout 300 -v\`"
 } > "$RESULTS/latest.md"
 cat "$RESULTS/latest.md"
