@@ -45,15 +45,15 @@ test-boards: build
 unit: build
 	dotnet test tests/EdgeImage.Tests -c $(CONFIG) --no-build
 
-# Builds the default image, boots it in QEMU until the serial login prompt of multi-user.target
-# appears (systemd stops printing its own status lines once a getty owns the console), then stops QEMU.
+# Builds the default image, boots it in QEMU until the serial login prompt appears (systemd stops
+# printing its own status lines once a getty owns the console), then stops QEMU.
 # K0S_FLAGS: --no-k0s by default, because the k0s release lives on GitHub, which this build host may
 # not reach; set K0S_FLAGS= (empty) to fetch it, or K0S_FLAGS="--k0s-binary PATH" to use a local one.
 K0S_FLAGS ?= --no-k0s
 demo: build
 	$(CLI) build --profile $(PROFILE) --out out/$(PROFILE) $(K0S_FLAGS)
 	$(CLI) qemu out/$(PROFILE)/edge.img --expect "login:" --timeout 600
-	@echo "demo: out/$(PROFILE)/edge.img ($(if $(K0S_FLAGS),k0s: $(K0S_FLAGS),with k0s)) booted to its login prompt (multi-user); boot it yourself with: $(CLI) qemu out/$(PROFILE)/edge.img"
+	@echo "demo: out/$(PROFILE)/edge.img ($(if $(K0S_FLAGS),k0s: $(K0S_FLAGS),with k0s)) booted to its serial login prompt; boot it yourself with: $(CLI) qemu out/$(PROFILE)/edge.img"
 
 bench: build
 	bench/run.sh $(CONFIG)
