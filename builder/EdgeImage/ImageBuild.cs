@@ -245,6 +245,10 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
     ///   which the image has none that log in, and its tmpfiles line is not shipped either
     ///   (profiles/base/debian-trixie.yaml). Together with the two mounts and configfs about 4 s
     ///   of a TCG boot to multi-user (three pairs of boots, medians 32.7 s and 28.6 s).
+    /// - systemd-tmpfiles-setup-dev-early creates the static device nodes "gracefully" (skipping
+    ///   users and groups that systemd-sysusers has not created yet) so that they exist before
+    ///   sysusers runs; the image's accounts are all written at build time, so the ordinary
+    ///   systemd-tmpfiles-setup-dev, which runs before udevd all the same, creates every one of them.
     /// </summary>
     public static readonly IReadOnlyList<string> MaskedUnits =
     [
@@ -255,7 +259,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
         "sys-kernel-debug.mount", "sys-kernel-tracing.mount", "sys-fs-fuse-connections.mount", "dev-hugepages.mount",
         "systemd-pstore.service", "modprobe@drm.service", "modprobe@efi_pstore.service", "modprobe@fuse.service",
         "modprobe@configfs.service", "sys-kernel-config.mount", "run-lock.mount", "dev-mqueue.mount",
-        "systemd-user-sessions.service",
+        "systemd-user-sessions.service", "systemd-tmpfiles-setup-dev-early.service",
     ];
 
     /// <summary>
@@ -316,22 +320,49 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
     private const string UdevTriggerUnit = "/usr/lib/systemd/system/systemd-udev-trigger.service";
 
     /// <summary>
-    /// udev's coldplug of the first boot, without the sysfs entries that are not devices. systemd's
-    /// `udevadm trigger --type=all` also replays an "add" for every bus, driver and kernel module
-    /// (about 250 of the 510 events on a QEMU q35 PC); no udev rule of the image reads bus or driver
-    /// events, and of the module rules only 60-block.rules' (media-change polling for removable
-    /// disks) applies to a module that is never loaded later: fuse's and configfs's rules pull in
-    /// mounts the image masks, parport is not shipped, and a module loaded after boot sends its own
-    /// event. One vCPU under TCG, three pairs of first boots: multi-user 31.1 s -> 29.4 s (medians).
+    /// udev's coldplug of the first boot, without the sysfs entries no rule of the image acts on.
+    /// systemd's `udevadm trigger --type=all` replays an "add" for every device, bus, driver and
+    /// kernel module (510 events on a QEMU q35 PC), and udevd matches each against every rule; on
+    /// one vCPU under TCG udevd is the largest CPU user of the boot. Left out:
+    /// - bus, driver and module entries: no udev rule of the image reads them, and of the module
+    ///   rules only 60-block.rules' (media-change polling for removable disks) applies to a module
+    ///   that is never loaded later: fuse's and configfs's rules pull in mounts the image masks,
+    ///   parport is not shipped, and a module loaded after boot sends its own event;
+    /// - the virtual consoles tty0-63, /dev/tty, /dev/console, /dev/ptmx and their vcs screens (71
+    ///   of the 262 devices): their rules only hand them to group tty, which no user of the image is
+    ///   in; agetty sets up the console it runs on. Serial ports, USB serial adapters and hypervisor
+    ///   consoles (tty + a letter, hvc) are replayed, because serial-getty@ waits for its port's
+    ///   device unit;
+    /// - devices that are kernel bookkeeping without a driver to load or a node anyone opens:
+    ///   wakeup sources, workqueues, memory blocks and tiers, NUMA nodes, clock and event sources,
+    ///   machine-check banks, backing-device info, /dev/null and its siblings (mem: devtmpfs gives
+    ///   them their modes), misc character devices (root-only nodes such as /dev/loop-control,
+    ///   /dev/net/tun, /dev/fuse; their modules load on open), graphics and vtconsole (framebuffer
+    ///   consoles), serial-base (the ports' internal parents), regulators, DMA heaps and EDAC.
+    /// Hardware with a modalias (acpi, pci, platform, pnp, cpu, dmi, usb, virtio, ...), block, net,
+    /// input, rtc, tpm and the rest are replayed as before, so drivers still load for what is there.
+    /// A device that appears after boot sends its own event whatever its subsystem.
+    /// One vCPU under TCG: bus/driver/module entries, three pairs of first boots, multi-user 31.1 s
+    /// -> 29.4 s (medians); the device subsystems: see bench/run.sh figures in the change's note.
     /// </summary>
-    private const string UdevTriggerDropIn =
-        "# EdgeImage: coldplug devices, not the bus, driver and module entries of sysfs; see\n"
+    private static string UdevTriggerDropIn =>
+        "# EdgeImage: coldplug only the devices a rule or a unit of the image acts on; see\n"
         + "# UdevTriggerDropIn in builder/EdgeImage/ImageBuild.cs. The block module's event stays:\n"
         + "# 60-block.rules turns on media-change polling for removable disks on it.\n"
         + "[Service]\n"
         + "ExecStart=\n"
         + "ExecStart=-udevadm trigger --type=subsystems --action=add --subsystem-match=module --sysname-match=block\n"
-        + "ExecStart=-udevadm trigger --type=devices --action=add --prioritized-subsystem=block,tpmrm,net,tty,input\n";
+        + "ExecStart=-udevadm trigger --type=devices --action=add --prioritized-subsystem=block,tpmrm,net,input"
+        + string.Concat(ColdplugSkippedSubsystems.Select(s => " --subsystem-nomatch=" + s)) + "\n"
+        + "ExecStart=-udevadm trigger --type=devices --action=add --subsystem-match=tty --sysname-match=tty[!0-9]* --sysname-match=hvc*\n";
+
+    /// <summary>Device subsystems the first boot's coldplug leaves out (see <see cref="UdevTriggerDropIn"/>).</summary>
+    public static readonly IReadOnlyList<string> ColdplugSkippedSubsystems =
+    [
+        "tty", "vc", "wakeup", "workqueue", "memory", "memory_tiering", "node", "event_source", "clockevents",
+        "clocksource", "machinecheck", "bdi", "mem", "misc", "graphics", "vtconsole", "serial-base", "regulator",
+        "dma_heap", "edac",
+    ];
 
     /// <summary>The file a unit comes from: a template instance (modprobe@drm.service) from its template.</summary>
     private static string UnitFile(string unit) =>

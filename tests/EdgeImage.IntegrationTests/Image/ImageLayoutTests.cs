@@ -131,6 +131,12 @@ public sealed partial class ImageLayoutTests(BootCheckImageFixture fixture, ITes
         Assert.DoesNotContain(listing, l => l.EndsWith(" squashfs-root/usr/lib/tmpfiles.d/systemd-nologin.conf", StringComparison.Ordinal));
         // udev's coldplug replays devices, not every bus, driver and module of sysfs.
         Assert.StartsWith("-rw-r--r-- 0/0 ", Line("/usr/lib/systemd/system/systemd-udev-trigger.service.d/edgeimage-devices.conf"));
+        // ...and of the devices, not the virtual consoles, but the serial ports the getty waits for.
+        var dropIn = TrixieDebs.Run("unsquashfs", "-cat", "-o", rootA.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture), Image.ImagePath,
+            "/usr/lib/systemd/system/systemd-udev-trigger.service.d/edgeimage-devices.conf");
+        Assert.Contains("--type=devices --action=add --prioritized-subsystem=block,tpmrm,net,input --subsystem-nomatch=tty --subsystem-nomatch=vc ", dropIn);
+        Assert.Contains("\nExecStart=-udevadm trigger --type=devices --action=add --subsystem-match=tty --sysname-match=tty[!0-9]* --sysname-match=hvc*\n", dropIn);
+        Assert.EndsWith("-> /dev/null", Line("/etc/systemd/system/systemd-tmpfiles-setup-dev-early.service"));
     }
 
     [Fact]

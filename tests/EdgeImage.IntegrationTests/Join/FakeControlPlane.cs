@@ -62,8 +62,17 @@ public sealed class FakeControlPlane : IAsyncDisposable
         _otherCaServer = MakeServerCertificate(otherCa);
         // A fresh bootstrap token per fake, so a search of a disk for it finds only this test's token.
         BearerToken = $"{RandomToken(6)}.{RandomToken(16)}";
-        Port = FreePort();
+        // The port is chosen now, because the guest's forward names it before the server is up (the
+        // late scenario starts the server minutes into the boot). A socket bound to it, but not
+        // listening, holds it meanwhile: nothing else can bind it and the kernel does not hand it
+        // out for an outgoing connection, while a guest connecting to it is refused, as when no
+        // server is there at all.
+        _reservation = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _reservation.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Port = ((IPEndPoint)_reservation.LocalEndPoint!).Port;
     }
+
+    private Socket? _reservation;
 
     /// <summary>The host port Kestrel listens on once started (chosen up front, so a guest can be pointed at it before the server is up).</summary>
     public int Port { get; }
@@ -134,12 +143,16 @@ public sealed class FakeControlPlane : IAsyncDisposable
         var app = builder.Build();
         app.MapPost(CsrPath, CreateAsync);
         app.MapGet(CsrPath + "/{name}", ReadAsync);
+        // Kestrel binds the port itself: the reservation lets go of it only now, a moment before.
+        _reservation?.Dispose();
+        _reservation = null;
         await app.StartAsync();
         _app = app;
     }
 
     public async ValueTask DisposeAsync()
     {
+        _reservation?.Dispose();
         if (_app is not null)
         {
             await _app.StopAsync();
@@ -281,10 +294,4 @@ public sealed class FakeControlPlane : IAsyncDisposable
     private static string RandomToken(int length) =>
         new(RandomNumberGenerator.GetItems<char>("abcdefghijklmnopqrstuvwxyz0123456789", length));
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 }
