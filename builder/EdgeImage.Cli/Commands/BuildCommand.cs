@@ -31,6 +31,13 @@ internal static class BuildCommand
         {
             Description = "Pull k0s.images from this registry (host[:port]) over plain http. Loopback registries always are.",
         };
+        var registryAuth = new Option<string?>("--registry-auth")
+        {
+            Description = "Registry logins for pulling k0s.images: a containers auth.json or docker config.json with inline \"auth\" "
+                + "(write one with `skopeo login --authfile FILE REGISTRY`). Default: $REGISTRY_AUTH_FILE, else "
+                + "$XDG_RUNTIME_DIR/containers/auth.json, then $DOCKER_CONFIG/config.json or ~/.docker/config.json. Credential helpers are not run.",
+            HelpName = "file",
+        };
         var command = new Command("build", """
             Build a bootable, immutable disk image for a profile: GPT with an ESP (systemd-boot, A/B entries
             with boot counting), read-only squashfs root slots A and B, and a data partition that holds /etc
@@ -42,6 +49,7 @@ internal static class BuildCommand
         command.Options.Add(noK0s);
         command.Options.Add(k0sBinary);
         command.Options.Add(insecureRegistry);
+        command.Options.Add(registryAuth);
         command.SetAction(async (parse, cancellation) =>
         {
             if (parse.GetValue(noK0s) && parse.GetValue(k0sBinary) is not null)
@@ -54,14 +62,15 @@ internal static class BuildCommand
                 throw new EdgeImageException($"--k0s-binary was given but profile {profile.Name} has no k0s section",
                     $"Add `k0s:` with a version to {profile.SourcePath}, or drop --k0s-binary.", ExitCodes.Usage);
             }
+            var logins = RegistryAuth.Locate(parse.GetValue(registryAuth), Environment.GetEnvironmentVariable);
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("out", profile.Name));
             var log = new ConsoleBuildLog(parse.GetValue(GlobalOptions.Verbose));
             var manifest = await BuildOptions.WithWorkDirAsync(Path.GetDirectoryName(outDir)!, async workDir =>
             {
                 using var fetcher = new MirrorFetcher();
-                using var registryHttp = new HttpClient();
+                using var registryHttp = RegistryClient.CreateHttpClient();
                 var insecure = (parse.GetValue(insecureRegistry) ?? []).ToHashSet(StringComparer.Ordinal);
-                var k0sSources = new K0sSources(fetcher, new OciPuller(new RegistryClient(registryHttp, insecure)));
+                var k0sSources = new K0sSources(fetcher, new OciPuller(new RegistryClient(registryHttp, insecure, logins)));
                 var build = new ImageBuild(new RootfsBuild(fetcher, new MirrorDiscovery()), new HostTools(), k0sSources);
                 return await build.BuildAsync(new ImageRequest
                 {
