@@ -6,12 +6,16 @@ namespace EdgeImage.IntegrationTests.Airgap;
 
 /// <summary>
 /// Debian's docker-registry (the CNCF distribution registry) serving on 127.0.0.1 from a temporary
-/// storage directory, without auth, for the lifetime of a test class. Images are pushed into it
-/// with skopeo from OCI layouts the tests write themselves.
+/// storage directory for the lifetime of a test class, without auth or, with a <see cref="Login"/>,
+/// with its htpasswd auth (a `Basic realm` challenge; it serves that over plain http too). Images
+/// are pushed into it with skopeo from OCI layouts the tests write themselves.
 /// </summary>
 public sealed class LocalRegistry : IAsyncLifetime
 {
     public const string Binary = "/usr/bin/docker-registry";
+
+    /// <summary>The one user the registry lets in (htpasswd, bcrypt as docker-registry requires), or null for no auth.</summary>
+    public (string User, string Password)? Login { get; init; }
 
     private readonly string _root = Directory.CreateTempSubdirectory("eig-registry-").FullName;
     private Process? _process;
@@ -28,6 +32,23 @@ public sealed class LocalRegistry : IAsyncLifetime
         if (!File.Exists(Binary) || !File.Exists("/usr/bin/skopeo"))
         {
             throw new InvalidOperationException("the registry tests need Debian's docker-registry and skopeo: apt-get install docker-registry skopeo");
+        }
+        var auth = "";
+        if (Login is (var user, var password))
+        {
+            if (!File.Exists("/usr/bin/htpasswd"))
+            {
+                throw new InvalidOperationException("the private registry tests need htpasswd (bcrypt): apt-get install apache2-utils");
+            }
+            var htpasswd = Path.Combine(_root, "htpasswd");
+            await File.WriteAllTextAsync(htpasswd, TrixieDebs.Run("htpasswd", "-B", "-b", "-n", user, password));
+            auth = $"""
+
+                auth:
+                  htpasswd:
+                    realm: edgeimage-test
+                    path: {htpasswd}
+                """;
         }
         var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
@@ -46,7 +67,7 @@ public sealed class LocalRegistry : IAsyncLifetime
                 rootdirectory: {Storage}
             http:
               addr: {Host}
-            """);
+            """ + auth);
         var start = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add("serve");
         start.ArgumentList.Add(config);
@@ -63,7 +84,7 @@ public sealed class LocalRegistry : IAsyncLifetime
             try
             {
                 using var response = await http.GetAsync($"http://{Host}/v2/");
-                if (response.IsSuccessStatusCode)
+                if (response.IsSuccessStatusCode || (Login is not null && response.StatusCode == HttpStatusCode.Unauthorized))
                 {
                     return;
                 }
@@ -78,8 +99,10 @@ public sealed class LocalRegistry : IAsyncLifetime
 
     /// <summary>Pushes an OCI layout's image (an index with --all) to NAME:TAG in this registry.</summary>
     public void Push(string layout, string refName, string repository, string tag) =>
-        TrixieDebs.Run("skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false",
-            $"oci:{layout}:{refName}", $"docker://{Host}/{repository}:{tag}");
+        TrixieDebs.Run("skopeo", [
+            "copy", "--quiet", "--all", "--dest-tls-verify=false",
+            .. Login is (var user, var password) ? ["--dest-creds", $"{user}:{password}"] : Array.Empty<string>(),
+            $"oci:{layout}:{refName}", $"docker://{Host}/{repository}:{tag}"]);
 
     /// <summary>The blob's data file in the registry's storage (filesystem driver layout).</summary>
     public string BlobFile(string digest) =>
