@@ -56,13 +56,14 @@ internal static class BuildCommand
             {
                 throw new EdgeImageException("--no-k0s and --k0s-binary contradict each other", "Give one of them.", ExitCodes.Usage);
             }
+            // A named auth file is read now, so a typo in it fails before any work starts.
+            var logins = RegistryAuth.Locate(parse.GetValue(registryAuth), Environment.GetEnvironmentVariable);
             var profile = BuildOptions.LoadProfile(parse);
             if (parse.GetValue(k0sBinary) is not null && profile.K0s is null)
             {
                 throw new EdgeImageException($"--k0s-binary was given but profile {profile.Name} has no k0s section",
                     $"Add `k0s:` with a version to {profile.SourcePath}, or drop --k0s-binary.", ExitCodes.Usage);
             }
-            var logins = RegistryAuth.Locate(parse.GetValue(registryAuth), Environment.GetEnvironmentVariable);
             var outDir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("out", profile.Name));
             var log = new ConsoleBuildLog(parse.GetValue(GlobalOptions.Verbose));
             var manifest = await BuildOptions.WithWorkDirAsync(Path.GetDirectoryName(outDir)!, async workDir =>

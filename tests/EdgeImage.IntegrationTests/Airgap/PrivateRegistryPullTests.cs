@@ -80,10 +80,76 @@ public sealed class PrivateRegistryPullTests(PrivateSeededRegistry seeded) : ICl
         Assert.DoesNotContain(wrong, error.Message + error.Hint);
     }
 
+    [Fact]
+    public async Task Cli_build_with_registry_auth_pulls_the_private_image_and_never_prints_the_password()
+    {
+        var authFile = Path.Combine(_root, "auth.json");
+        TrixieDebs.Run("skopeo", "login", "--authfile", authFile, "--tls-verify=false",
+            "-u", PrivateSeededRegistry.User, "-p", PrivateSeededRegistry.Password, seeded.Registry.Host);
+
+        // The pull comes before the package compose; an unreachable mirror ends the build right after it.
+        var result = await Build("--registry-auth", authFile, "--mirror", "http://127.0.0.1:9/debian", "-v");
+
+        Assert.Contains($"{Reference}: linux/amd64 manifest {seeded.Single.ManifestDigest}, 2 blobs", result.Stdout + result.Stderr);
+        Assert.DoesNotContain("wants a login", result.Stderr);
+        Assert.DoesNotContain("SECRET", result.Stdout + result.Stderr);
+        Assert.NotEqual(0, result.ExitCode);
+    }
+
+    [Fact]
+    public async Task Cli_build_without_a_login_exits_non_zero_with_the_clear_error()
+    {
+        var result = await Build();
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains($"registry {seeded.Registry.Host} wants a login and no auth file has one for it", result.Stderr);
+        Assert.Contains("--registry-auth FILE", result.Stderr);
+    }
+
+    [Fact]
+    public async Task Cli_build_with_a_malformed_auth_file_exits_at_once_naming_the_file_line_and_position()
+    {
+        var authFile = Path.Combine(_root, "broken.json");
+        File.WriteAllText(authFile, "{\"auths\": {\n  \"x\": {\"auth\": SECRET}}}");
+
+        var result = await Build("--registry-auth", authFile);
+
+        Assert.Equal(ExitCodes.Usage, result.ExitCode);
+        Assert.Contains($"{authFile}:2:17: not valid JSON", result.Stderr);
+        Assert.DoesNotContain("SECRET", result.Stdout + result.Stderr);
+    }
+
     public void Dispose()
     {
         _http.Dispose();
         Directory.Delete(_root, recursive: true);
+    }
+
+    /// <summary>`edgeimage build` of a generic-x86_64 profile whose only k0s input from the network is the private image.</summary>
+    private Task<CliResult> Build(params string[] options)
+    {
+        var profile = Path.Combine(_root, "edge-private.yaml");
+        File.WriteAllText(profile, $"""
+            name: edge-private
+            extends: {Path.Combine(Cli.RepositoryRoot, "profiles", "generic-x86_64")}
+            k0s:
+              version: v1.34.1+k0s.0
+              airgap: false
+              images: ["{Reference}"]
+            """);
+        // No auth file from this machine's user may answer: HOME and XDG_RUNTIME_DIR point into the test's directory.
+        return Cli.RunAsync(["build", "--profile", profile, "--out", Path.Combine(_root, "out"), "--k0s-binary", "/usr/bin/true", .. options], new CliOptions
+        {
+            Environment = new Dictionary<string, string?>
+            {
+                ["EDGEIMAGE_CACHE"] = Path.Combine(_root, "cache"),
+                ["HOME"] = _root,
+                ["XDG_RUNTIME_DIR"] = _root,
+                ["REGISTRY_AUTH_FILE"] = null,
+                ["DOCKER_CONFIG"] = null,
+            },
+            Timeout = TimeSpan.FromMinutes(3),
+        });
     }
 
     private BuildContext Context() => new()
