@@ -12,7 +12,8 @@ namespace EdgeImage.Tests.Oci;
 /// answers like a private registry: repositories under basic/ challenge with `Basic realm` (an
 /// htpasswd registry), those under bearer/ with `Bearer realm` whose token endpoint wants the login
 /// as Basic auth, and redirect/ sends blobs elsewhere, to a second server (StorageDouble, another
-/// port: another host as far as origins go) or to a path of its own.
+/// port: another host as far as origins go) or to a path of its own. What a loopback server cannot
+/// be (a registry on another machine, an https one) is a RecordingHandlerDouble under HttpClient.
 /// </summary>
 public sealed class RegistryLoginTests : IDisposable
 {
@@ -140,6 +141,35 @@ public sealed class RegistryLoginTests : IDisposable
         Assert.Equal($"registry GET /v2/redirect/app/stored auth={GoodBasic}", _requests.Last());
     }
 
+    [Fact]
+    public async Task Password_is_not_sent_in_plain_http_to_a_registry_on_another_machine()
+    {
+        var handler = new RecordingHandlerDouble(_ => Challenge("Basic realm=\"lan\""));
+        using var http = new HttpClient(handler);
+        var client = new RegistryClient(http, new HashSet<string> { "registry.lan:5000" }, LoginFor("registry.lan:5000"));
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            client.GetManifestAsync(ImageReference.Parse($"registry.lan:5000/app@{ManifestDigest}"), ManifestDigest, default));
+
+        Assert.Contains("asks for a password over plain http", error.Message);
+        Assert.Equal(["GET http://registry.lan:5000/v2/app/manifests/" + ManifestDigest + " auth="], handler.Requests);
+    }
+
+    [Fact]
+    public async Task Redirect_from_https_to_http_is_refused()
+    {
+        var handler = new RecordingHandlerDouble(request => request.RequestUri!.Scheme == "https"
+            ? new HttpResponseMessage(HttpStatusCode.TemporaryRedirect) { Headers = { Location = new Uri("http://cdn.example/blob") } }
+            : new HttpResponseMessage(HttpStatusCode.OK));
+        using var http = new HttpClient(handler);
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            new RegistryClient(http).GetBlobAsync(ImageReference.Parse($"registry.example/app@{ManifestDigest}"), "sha256:x", default));
+
+        Assert.Contains("redirects to http://cdn.example/blob, which is not https", error.Message);
+        Assert.Single(handler.Requests);
+    }
+
     public void Dispose()
     {
         _http.Dispose();
@@ -152,12 +182,21 @@ public sealed class RegistryLoginTests : IDisposable
 
     private ImageReference Image(string repository) => ImageReference.Parse($"127.0.0.1:{_registry.Port}/{repository}@{ManifestDigest}");
 
-    private RegistryAuth Login(string user, string password)
+    private RegistryAuth Login(string user, string password) => LoginFor($"127.0.0.1:{_registry.Port}", user, password);
+
+    private RegistryAuth LoginFor(string registry, string user = User, string password = Password)
     {
         var path = Path.Combine(_dir, "auth.json");
         var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}"));
-        File.WriteAllText(path, $$"""{"auths": {"127.0.0.1:{{_registry.Port}}": {"auth": "{{auth}}"} } }""");
+        File.WriteAllText(path, $$"""{"auths": {"{{registry}}": {"auth": "{{auth}}"} } }""");
         return RegistryAuth.Locate(path, _ => null);
+    }
+
+    private static HttpResponseMessage Challenge(string header)
+    {
+        var response = new HttpResponseMessage(HttpStatusCode.Unauthorized);
+        response.Headers.TryAddWithoutValidation("WWW-Authenticate", header);
+        return response;
     }
 
     private byte[] PrivateRegistryDouble(HttpListenerRequest request, HttpListenerResponse response)
@@ -198,5 +237,17 @@ public sealed class RegistryLoginTests : IDisposable
     {
         _requests.Enqueue($"storage {request.HttpMethod} {request.Url!.PathAndQuery} auth={request.Headers["Authorization"] ?? ""}");
         return Encoding.UTF8.GetBytes("blob from storage");
+    }
+
+    /// <summary>A test double for the network under HttpClient: answers every request with the test's response and records it.</summary>
+    private sealed class RecordingHandlerDouble(Func<HttpRequestMessage, HttpResponseMessage> respond) : HttpMessageHandler
+    {
+        public List<string> Requests { get; } = [];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Requests.Add($"{request.Method} {request.RequestUri} auth={request.Headers.Authorization}");
+            return Task.FromResult(respond(request));
+        }
     }
 }
