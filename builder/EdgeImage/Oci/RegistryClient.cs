@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Authentication;
 using System.Text.Json;
 
 namespace EdgeImage.Oci;
@@ -33,7 +34,18 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
     private readonly Lock _authorizationsGate = new();
 
     /// <summary>An HttpClient that leaves redirects to the registry client, which decides where an Authorization header may go.</summary>
-    public static HttpClient CreateHttpClient() => new(new SocketsHttpHandler { AllowAutoRedirect = false });
+    public static HttpClient CreateHttpClient(RegistryTrust? trust = null) => new(CreateHandler(trust));
+
+    /// <summary>The handler of <see cref="CreateHttpClient"/>: no automatic redirects, and <paramref name="trust"/>'s CAs for TLS.</summary>
+    public static SocketsHttpHandler CreateHandler(RegistryTrust? trust = null)
+    {
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
+        if (trust is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => trust.Accepts(certificate, chain, errors);
+        }
+        return handler;
+    }
 
     /// <summary>GET /v2/REPOSITORY/manifests/DIGEST with the manifest types this builder can read; the caller disposes the response.</summary>
     public Task<HttpResponseMessage> GetManifestAsync(ImageReference image, string digest, CancellationToken cancellation) =>
@@ -133,6 +145,12 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
             try
             {
                 response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
+            }
+            catch (HttpRequestException e) when (e.InnerException is AuthenticationException tls)
+            {
+                throw new EdgeImageException($"{image}: TLS with {url.GetLeftPart(UriPartial.Authority)} failed: {tls.Message}",
+                    "If the registry's certificate comes from a private CA, give that CA with --registry-ca FILE (PEM); check the registry's host name against its certificate.",
+                    ExitCodes.VerificationFailed, e);
             }
             catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellation.IsCancellationRequested))
             {
