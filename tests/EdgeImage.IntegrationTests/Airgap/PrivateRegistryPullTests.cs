@@ -1,3 +1,7 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using EdgeImage.Oci;
 using EdgeImage.Packages;
 
@@ -150,6 +154,94 @@ public sealed class PrivateRegistryPullTests(PrivateSeededRegistry seeded) : ICl
             },
             Timeout = TimeSpan.FromMinutes(3),
         });
+    }
+
+    private BuildContext Context() => new()
+    {
+        CacheDir = Path.Combine(_root, "cache"),
+        WorkDir = Path.Combine(_root, "work"),
+        SourceDateEpoch = 1_700_000_000,
+        VerificationTime = DateTimeOffset.UnixEpoch,
+    };
+}
+
+/// <summary>docker-registry over https (a CA made for it) with htpasswd auth: a private registry as its docs say to deploy one.</summary>
+public sealed class TlsPrivateSeededRegistry : IAsyncLifetime
+{
+    public LocalRegistry Registry { get; } = new() { Login = (PrivateSeededRegistry.User, PrivateSeededRegistry.Password), Tls = true };
+
+    public TestPlatformImage Single { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Registry.InitializeAsync();
+        var layout = new TestImageLayout(Path.Combine(Registry.Scratch, "layout"));
+        Single = layout.AddImage("single", "amd64");
+        Registry.Push(layout.Directory, "single", "team/private", "1");
+    }
+
+    public Task DisposeAsync() => Registry.DisposeAsync();
+}
+
+/// <summary>
+/// Pulls over https from a registry whose certificate comes from a private CA, trusted through
+/// --registry-ca's <see cref="RegistryTrust"/> by this client only. The registry is addressed as
+/// registry.test:PORT (a loopback address would be spoken to over http); the client's connections
+/// are routed to 127.0.0.1, so TLS checks the certificate against the name registry.test.
+/// </summary>
+[Trait("Category", "airgap")]
+public sealed class TlsPrivateRegistryPullTests(TlsPrivateSeededRegistry seeded) : IClassFixture<TlsPrivateSeededRegistry>, IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("eig-tls-pull-").FullName;
+
+    private string Registry => $"{LocalRegistry.TlsName}:{seeded.Registry.Host.Split(':')[1]}";
+
+    private ImageReference Reference => ImageReference.Parse($"{Registry}/team/private:1@{seeded.Single.ManifestDigest}");
+
+    [Fact]
+    public async Task Registry_ca_and_login_pull_over_https_with_every_digest_verified()
+    {
+        using var http = Client(RegistryTrust.Load(seeded.Registry.CaFile));
+
+        var pulled = await new OciPuller(new RegistryClient(http, null, Login())).PullAsync(Reference, OciPlatform.ForDebian("amd64"), Context());
+
+        Assert.Equal(seeded.Single.ManifestDigest, pulled.Manifest.Digest);
+        Assert.Equal([seeded.Single.ConfigDigest, seeded.Single.LayerDigest], pulled.Blobs.Select(b => b.Digest));
+    }
+
+    [Fact]
+    public async Task Without_the_registry_ca_the_pull_fails_saying_to_give_it()
+    {
+        using var http = Client(null);
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            new OciPuller(new RegistryClient(http, null, Login())).PullAsync(Reference, OciPlatform.ForDebian("amd64"), Context()));
+
+        Assert.Contains($"TLS with https://{Registry} failed", error.Message);
+        Assert.Contains("--registry-ca FILE", error.Hint);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private RegistryAuth Login()
+    {
+        var path = Path.Combine(_root, "auth.json");
+        var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{PrivateSeededRegistry.User}:{PrivateSeededRegistry.Password}"));
+        File.WriteAllText(path, $$"""{"auths": {"{{Registry}}": {"auth": "{{auth}}"} } }""");
+        return RegistryAuth.Locate(path, _ => null);
+    }
+
+    private HttpClient Client(RegistryTrust? trust)
+    {
+        var handler = RegistryClient.CreateHandler(trust);
+        var port = int.Parse(seeded.Registry.Host.Split(':')[1], CultureInfo.InvariantCulture);
+        handler.ConnectCallback = async (_, cancellation) =>
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, port, cancellation);
+            return new NetworkStream(socket, ownsSocket: true);
+        };
+        return new HttpClient(handler);
     }
 
     private BuildContext Context() => new()
