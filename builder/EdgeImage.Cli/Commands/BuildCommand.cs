@@ -31,6 +31,18 @@ internal static class BuildCommand
         {
             Description = "Pull k0s.images from this registry (host[:port]) over plain http. Loopback registries always are.",
         };
+        var registryAuth = new Option<string?>("--registry-auth")
+        {
+            Description = "Registry logins for pulling k0s.images: a containers auth.json or docker config.json with inline \"auth\" "
+                + "(write one with `skopeo login --authfile FILE REGISTRY`). Default: $REGISTRY_AUTH_FILE, else "
+                + "$XDG_RUNTIME_DIR/containers/auth.json, then $DOCKER_CONFIG/config.json or ~/.docker/config.json. Credential helpers are not run.",
+            HelpName = "file",
+        };
+        var registryCa = new Option<string?>("--registry-ca")
+        {
+            Description = "Also trust this CA (a PEM file) for the TLS certificates of registries k0s.images are pulled from, e.g. a private registry's own CA. The host's trust store still applies.",
+            HelpName = "file",
+        };
         var command = new Command("build", """
             Build a bootable, immutable disk image for a profile: GPT with an ESP (systemd-boot, A/B entries
             with boot counting), read-only squashfs root slots A and B, and a data partition that holds /etc
@@ -42,12 +54,17 @@ internal static class BuildCommand
         command.Options.Add(noK0s);
         command.Options.Add(k0sBinary);
         command.Options.Add(insecureRegistry);
+        command.Options.Add(registryAuth);
+        command.Options.Add(registryCa);
         command.SetAction(async (parse, cancellation) =>
         {
             if (parse.GetValue(noK0s) && parse.GetValue(k0sBinary) is not null)
             {
                 throw new EdgeImageException("--no-k0s and --k0s-binary contradict each other", "Give one of them.", ExitCodes.Usage);
             }
+            // A named auth file and the CA file are read now, so a typo in them fails before any work starts.
+            var logins = RegistryAuth.Locate(parse.GetValue(registryAuth), Environment.GetEnvironmentVariable);
+            var trust = parse.GetValue(registryCa) is { } ca ? RegistryTrust.Load(ca) : null;
             var profile = BuildOptions.LoadProfile(parse);
             if (parse.GetValue(k0sBinary) is not null && profile.K0s is null)
             {
@@ -59,9 +76,9 @@ internal static class BuildCommand
             var manifest = await BuildOptions.WithWorkDirAsync(Path.GetDirectoryName(outDir)!, async workDir =>
             {
                 using var fetcher = new MirrorFetcher();
-                using var registryHttp = new HttpClient();
+                using var registryHttp = RegistryClient.CreateHttpClient(trust);
                 var insecure = (parse.GetValue(insecureRegistry) ?? []).ToHashSet(StringComparer.Ordinal);
-                var k0sSources = new K0sSources(fetcher, new OciPuller(new RegistryClient(registryHttp, insecure)));
+                var k0sSources = new K0sSources(fetcher, new OciPuller(new RegistryClient(registryHttp, insecure, logins)));
                 var build = new ImageBuild(new RootfsBuild(fetcher, new MirrorDiscovery()), new HostTools(), k0sSources);
                 return await build.BuildAsync(new ImageRequest
                 {

@@ -1,28 +1,51 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Authentication;
 using System.Text.Json;
 
 namespace EdgeImage.Oci;
 
 /// <summary>
-/// Reads manifests and blobs over the registry HTTP API v2 (the OCI distribution spec). Anonymous
-/// pulls, with the bearer token flow registries such as Docker Hub and GHCR require even for public
-/// images: a 401 carrying `WWW-Authenticate: Bearer realm=...` is answered by fetching a token from
-/// the realm and retrying once with it. https always, except for loopback registries and hosts the
-/// caller names as insecure, which are spoken to in plain http. Nothing here trusts what it reads;
-/// <see cref="OciPuller"/> verifies every byte against its digest.
+/// Reads manifests and blobs over the registry HTTP API v2 (the OCI distribution spec). A 401 is
+/// answered once, the way docker and containerd do: for `WWW-Authenticate: Bearer realm=...` a
+/// token is fetched from the realm (sending the registry's login from the auth files as Basic
+/// auth, or anonymously without one) and the request retried with it; for `Basic realm=...`
+/// (htpasswd registries) the request is retried with the login itself. A login goes only to the
+/// registry and to the realm its challenge names, and only over https or loopback; redirects are
+/// followed here, not by the handler, so an Authorization header never follows a redirect to
+/// another host (registries send blobs to storage or a CDN by a signed redirect). https always,
+/// except for loopback registries and hosts the caller names as insecure, which are spoken to in
+/// plain http. Nothing here trusts what it reads; <see cref="OciPuller"/> verifies every byte
+/// against its digest.
 /// </summary>
-public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecureRegistries = null)
+public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecureRegistries = null, RegistryAuth? auth = null)
 {
     public const string OciIndex = "application/vnd.oci.image.index.v1+json";
     public const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
     public const string DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
     public const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
 
+    private const int MaxRedirects = 5;
+
     private static readonly string[] ManifestTypes = [OciIndex, OciManifest, DockerManifestList, DockerManifest];
 
-    private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
-    private readonly Lock _tokensGate = new();
+    private readonly RegistryAuth _auth = auth ?? RegistryAuth.None;
+    private readonly Dictionary<string, AuthenticationHeaderValue> _authorizations = new(StringComparer.Ordinal);
+    private readonly Lock _authorizationsGate = new();
+
+    /// <summary>An HttpClient that leaves redirects to the registry client, which decides where an Authorization header may go.</summary>
+    public static HttpClient CreateHttpClient(RegistryTrust? trust = null) => new(CreateHandler(trust));
+
+    /// <summary>The handler of <see cref="CreateHttpClient"/>: no automatic redirects, and <paramref name="trust"/>'s CAs for TLS.</summary>
+    public static SocketsHttpHandler CreateHandler(RegistryTrust? trust = null)
+    {
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
+        if (trust is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => trust.Accepts(certificate, chain, errors);
+        }
+        return handler;
+    }
 
     /// <summary>GET /v2/REPOSITORY/manifests/DIGEST with the manifest types this builder can read; the caller disposes the response.</summary>
     public Task<HttpResponseMessage> GetManifestAsync(ImageReference image, string digest, CancellationToken cancellation) =>
@@ -43,65 +66,118 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
     private async Task<HttpResponseMessage> GetAsync(ImageReference image, string path, string[] accept, CancellationToken cancellation)
     {
         var url = new Uri(BaseUrl(image), path);
-        var tokenKey = $"{image.ApiHost}/{image.Repository}";
-        string? token;
-        lock (_tokensGate)
+        var key = $"{image.ApiHost}/{image.Repository}";
+        AuthenticationHeaderValue? authorization;
+        lock (_authorizationsGate)
         {
-            token = _tokens.GetValueOrDefault(tokenKey);
+            authorization = _authorizations.GetValueOrDefault(key);
         }
-        var response = await SendAsync(url, accept, token, image, cancellation);
-        if (response.StatusCode == HttpStatusCode.Unauthorized
-            && response.Headers.WwwAuthenticate.Select(h => BearerChallenge.TryParse(h.ToString())).OfType<BearerChallenge>().FirstOrDefault() is { } challenge)
+        var response = await SendAsync(url, accept, authorization, image, cancellation);
+        RegistryLogin? login = null;
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
         {
-            response.Dispose();
-            token = await FetchTokenAsync(challenge, image, cancellation);
-            lock (_tokensGate)
+            var challenges = response.Headers.WwwAuthenticate.Select(h => h.ToString()).ToList();
+            var bearer = challenges.Select(BearerChallenge.TryParse).OfType<BearerChallenge>().FirstOrDefault();
+            var basic = challenges.Any(c => c.StartsWith("Basic", StringComparison.OrdinalIgnoreCase));
+            if (bearer is not null || basic)
             {
-                _tokens[tokenKey] = token;
+                var status = Status(response);
+                response.Dispose();
+                login = _auth.Find(image);
+                authorization = bearer is not null
+                    ? new AuthenticationHeaderValue("Bearer", await FetchTokenAsync(bearer, image, login, cancellation))
+                    : BasicFor(image, url, status, login);
+                lock (_authorizationsGate)
+                {
+                    _authorizations[key] = authorization;
+                }
+                response = await SendAsync(url, accept, authorization, image, cancellation);
             }
-            response = await SendAsync(url, accept, token, image, cancellation);
         }
         if (response.IsSuccessStatusCode)
         {
             return response;
         }
-        var status = $"{(int)response.StatusCode} {response.ReasonPhrase}";
+        var answered = Status(response);
         var code = response.StatusCode;
         response.Dispose();
         throw code switch
         {
-            HttpStatusCode.NotFound => new EdgeImageException($"{image}: {url} answered {status}",
+            HttpStatusCode.NotFound => new EdgeImageException($"{image}: {url} answered {answered}",
                 "Check the image name and that the digest exists in that registry (`skopeo inspect docker://NAME@DIGEST`).", ExitCodes.NotFound),
-            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new EdgeImageException($"{image}: {url} answered {status}",
-                "The registry refuses anonymous pulls of this image; only public images can be pulled so far."),
-            _ => new EdgeImageException($"{image}: {url} answered {status}", "Check the registry, or try again later."),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => Denied(image, url.ToString(), answered, login),
+            _ => new EdgeImageException($"{image}: {url} answered {answered}", "Check the registry, or try again later."),
         };
     }
 
-    private async Task<HttpResponseMessage> SendAsync(Uri url, string[] accept, string? token, ImageReference image, CancellationToken cancellation)
+    /// <summary>The login as Basic auth for a registry's own `Basic realm` challenge, never in plain text to another machine.</summary>
+    private AuthenticationHeaderValue BasicFor(ImageReference image, Uri url, string status, RegistryLogin? login)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        foreach (var type in accept)
+        if (login?.Credential is not { } credential)
         {
-            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+            throw Denied(image, url.ToString(), status, login);
         }
-        if (token is not null)
+        if (url.Scheme != Uri.UriSchemeHttps && !IsLoopback(url.Host))
         {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            throw new EdgeImageException($"{image}: registry {image.Registry} asks for a password over plain http ({url})",
+                "The password would cross the network readable by anyone on the way; serve the registry over https (--insecure-registry is for registries without a login).",
+                ExitCodes.VerificationFailed);
         }
-        try
+        return new AuthenticationHeaderValue("Basic", credential.Basic);
+    }
+
+    /// <summary>
+    /// Sends a GET and follows redirects itself (up to five): the Authorization header goes along
+    /// only while the target stays on the scheme, host and port it was meant for, and https never
+    /// turns into http.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(Uri url, string[] accept, AuthenticationHeaderValue? authorization, ImageReference image, CancellationToken cancellation)
+    {
+        for (var hops = 0; ; hops++)
         {
-            return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
-        }
-        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellation.IsCancellationRequested))
-        {
-            throw new EdgeImageException($"{image}: cannot reach {url}: {e.Message}",
-                "Check the network and the registry name; registries on this machine (localhost, 127.0.0.1) are spoken to over http.",
-                ExitCodes.Failure, e);
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            foreach (var type in accept)
+            {
+                request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+            }
+            request.Headers.Authorization = authorization;
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
+            }
+            catch (HttpRequestException e) when (e.InnerException is AuthenticationException tls)
+            {
+                throw new EdgeImageException($"{image}: TLS with {url.GetLeftPart(UriPartial.Authority)} failed: {tls.Message}",
+                    "If the registry's certificate comes from a private CA, give that CA with --registry-ca FILE (PEM); check the registry's host name against its certificate.",
+                    ExitCodes.VerificationFailed, e);
+            }
+            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellation.IsCancellationRequested))
+            {
+                throw new EdgeImageException($"{image}: cannot reach {url}: {e.Message}",
+                    "Check the network and the registry name; registries on this machine (localhost, 127.0.0.1) are spoken to over http.",
+                    ExitCodes.Failure, e);
+            }
+            if ((int)response.StatusCode is not (301 or 302 or 303 or 307 or 308) || response.Headers.Location is not { } location)
+            {
+                return response;
+            }
+            response.Dispose();
+            var next = location.IsAbsoluteUri ? location : new Uri(url, location);
+            if (hops == MaxRedirects || (url.Scheme == Uri.UriSchemeHttps && next.Scheme != Uri.UriSchemeHttps))
+            {
+                throw new EdgeImageException($"{image}: {url} redirects to {next.GetLeftPart(UriPartial.Path)}, which is {(hops == MaxRedirects ? $"more than {MaxRedirects} redirects" : "not https")}",
+                    "The registry or its storage is misconfigured; check the registry.", ExitCodes.VerificationFailed);
+            }
+            if (!SameOrigin(url, next))
+            {
+                authorization = null;
+            }
+            url = next;
         }
     }
 
-    private async Task<string> FetchTokenAsync(BearerChallenge challenge, ImageReference image, CancellationToken cancellation)
+    private async Task<string> FetchTokenAsync(BearerChallenge challenge, ImageReference image, RegistryLogin? login, CancellationToken cancellation)
     {
         var url = challenge.TokenUrl(image.Repository);
         if (url.Scheme != Uri.UriSchemeHttps && !IsLoopback(url.Host))
@@ -109,16 +185,42 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
             throw new EdgeImageException($"{image}: the registry wants a token from {url}, which is not https",
                 "A token fetched in plain text can be stolen; the registry's configuration is wrong.", ExitCodes.VerificationFailed);
         }
-        using var response = await SendAsync(url, [], null, image, cancellation);
+        var basic = login?.Credential is { } credential ? new AuthenticationHeaderValue("Basic", credential.Basic) : null;
+        using var response = await SendAsync(url, [], basic, image, cancellation);
+        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            throw Denied(image, $"token endpoint {url}", Status(response), login);
+        }
         if (!response.IsSuccessStatusCode)
         {
-            throw new EdgeImageException($"{image}: token endpoint {url} answered {(int)response.StatusCode} {response.ReasonPhrase}",
-                "The registry refuses anonymous pulls of this image; only public images can be pulled so far.");
+            throw new EdgeImageException($"{image}: token endpoint {url} answered {Status(response)}",
+                "Check the registry's token service, or try again later.");
         }
         var body = await response.Content.ReadAsByteArrayAsync(cancellation);
         return TokenIn(body) ?? throw new EdgeImageException($"{image}: token endpoint {url} answered without a token",
             "The registry's token service is not one this builder understands (it expects JSON with \"token\").");
     }
+
+    /// <summary>The error for a refused request: wrong login, a login left to a helper, or none at all. Names the login's user and file, never its password.</summary>
+    private EdgeImageException Denied(ImageReference image, string what, string status, RegistryLogin? login) => login switch
+    {
+        { Credential: { } credential } => new EdgeImageException(
+            $"{image}: {what} answered {status} to the login of user '{credential.Username}' for {login.Key} from {login.File}",
+            $"The registry rejects that login, or the user may not pull {image.Registry}/{image.Repository}: check the password and log in again (`skopeo login --authfile {login.File} {image.Registry}`)."),
+        { Helper: { } helper } => new EdgeImageException(
+            $"{image}: {what} answered {status}; the login for {image.Registry} is left to the credential helper '{helper}' ({login.Key} in {login.File}), and EdgeImage does not run credential helpers",
+            $"Use an auth file that holds the login inline (\"auth\"): `skopeo login --authfile FILE {image.Registry}`, then build with `--registry-auth FILE`."),
+        _ => new EdgeImageException(
+            $"{image}: {what} answered {status}: registry {image.Registry} wants a login and no auth file has one for it",
+            $"Log in with `skopeo login --authfile FILE {image.Registry}` and build with `--registry-auth FILE` (or set $REGISTRY_AUTH_FILE); "
+            + (_auth.Paths.Count == 0 ? "no auth file was found" : $"searched {string.Join(", ", _auth.Paths)}")
+            + ". Check the image name too: registries answer this way for repositories that do not exist."),
+    };
+
+    private static string Status(HttpResponseMessage response) => $"{(int)response.StatusCode} {response.ReasonPhrase}";
+
+    private static bool SameOrigin(Uri a, Uri b) =>
+        a.Scheme == b.Scheme && a.Port == b.Port && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The token of a token-service answer: "token", or OAuth2's "access_token" some services send instead.</summary>
     private static string? TokenIn(byte[] body)
