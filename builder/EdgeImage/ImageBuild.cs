@@ -331,8 +331,9 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
     /// - the virtual consoles tty0-63, /dev/tty, /dev/console, /dev/ptmx and their vcs screens (71
     ///   of the 262 devices): their rules only hand them to group tty, which no user of the image is
     ///   in; agetty sets up the console it runs on. Serial ports, USB serial adapters and hypervisor
-    ///   consoles (tty + a letter, hvc) are replayed, because serial-getty@ waits for its port's
-    ///   device unit;
+    ///   consoles (tty + a letter, hvc) are replayed, first, because serial-getty@ (and with it
+    ///   multi-user.target) waits for its port's device unit, and udevd works through its queue in
+    ///   order;
     /// - devices that are kernel bookkeeping without a driver to load or a node anyone opens:
     ///   wakeup sources, workqueues, memory blocks and tiers, NUMA nodes, clock and event sources,
     ///   machine-check banks, backing-device info, /dev/null and its siblings (mem: devtmpfs gives
@@ -352,9 +353,9 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
         + "[Service]\n"
         + "ExecStart=\n"
         + "ExecStart=-udevadm trigger --type=subsystems --action=add --subsystem-match=module --sysname-match=block\n"
+        + "ExecStart=-udevadm trigger --type=devices --action=add --subsystem-match=tty --sysname-match=tty[!0-9]* --sysname-match=hvc*\n"
         + "ExecStart=-udevadm trigger --type=devices --action=add --prioritized-subsystem=block,tpmrm,net,input"
-        + string.Concat(ColdplugSkippedSubsystems.Select(s => " --subsystem-nomatch=" + s)) + "\n"
-        + "ExecStart=-udevadm trigger --type=devices --action=add --subsystem-match=tty --sysname-match=tty[!0-9]* --sysname-match=hvc*\n";
+        + string.Concat(ColdplugSkippedSubsystems.Select(s => " --subsystem-nomatch=" + s)) + "\n";
 
     /// <summary>Device subsystems the first boot's coldplug leaves out (see <see cref="UdevTriggerDropIn"/>).</summary>
     public static readonly IReadOnlyList<string> ColdplugSkippedSubsystems =
