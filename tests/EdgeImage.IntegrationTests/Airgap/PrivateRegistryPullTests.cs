@@ -7,13 +7,10 @@ using EdgeImage.Packages;
 
 namespace EdgeImage.IntegrationTests.Airgap;
 
-/// <summary>docker-registry with htpasswd auth, seeded by skopeo with --dest-creds.</summary>
-public sealed class PrivateSeededRegistry : IAsyncLifetime
+/// <summary>docker-registry with htpasswd auth (over https with a CA made for it when <paramref name="tls"/>), seeded by skopeo with --dest-creds.</summary>
+public abstract class PrivateRegistryFixture(bool tls) : IAsyncLifetime
 {
-    public const string User = "fleet";
-    public const string Password = "edge-SECRET-pw";
-
-    public LocalRegistry Registry { get; } = new() { Login = (User, Password) };
+    public LocalRegistry Registry { get; } = new() { Login = (PrivateSeededRegistry.User, PrivateSeededRegistry.Password), Tls = tls };
 
     public TestPlatformImage Single { get; private set; } = null!;
 
@@ -26,6 +23,13 @@ public sealed class PrivateSeededRegistry : IAsyncLifetime
     }
 
     public Task DisposeAsync() => Registry.DisposeAsync();
+}
+
+/// <summary>docker-registry with htpasswd auth over plain http.</summary>
+public sealed class PrivateSeededRegistry() : PrivateRegistryFixture(tls: false)
+{
+    public const string User = "fleet";
+    public const string Password = "edge-SECRET-pw";
 }
 
 /// <summary>
@@ -166,22 +170,7 @@ public sealed class PrivateRegistryPullTests(PrivateSeededRegistry seeded) : ICl
 }
 
 /// <summary>docker-registry over https (a CA made for it) with htpasswd auth: a private registry as its docs say to deploy one.</summary>
-public sealed class TlsPrivateSeededRegistry : IAsyncLifetime
-{
-    public LocalRegistry Registry { get; } = new() { Login = (PrivateSeededRegistry.User, PrivateSeededRegistry.Password), Tls = true };
-
-    public TestPlatformImage Single { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        await Registry.InitializeAsync();
-        var layout = new TestImageLayout(Path.Combine(Registry.Scratch, "layout"));
-        Single = layout.AddImage("single", "amd64");
-        Registry.Push(layout.Directory, "single", "team/private", "1");
-    }
-
-    public Task DisposeAsync() => Registry.DisposeAsync();
-}
+public sealed class TlsPrivateSeededRegistry() : PrivateRegistryFixture(tls: true);
 
 /// <summary>
 /// Pulls over https from a registry whose certificate comes from a private CA, trusted through
