@@ -30,8 +30,12 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
     /// <summary>The host's SSH login into the first boot with the seed's key; null when the guest never offered one.</summary>
     public SshLogin? FirstSsh { get; private set; }
 
-    /// <summary>The valid seed's NTP server: nothing answers there (QEMU's restricted network), but timesyncd must try it.</summary>
-    public const string ValidNtp = "192.0.2.123";
+    /// <summary>
+    /// The valid seed's NTP server: nothing answers there, but timesyncd must try it. In QEMU's user
+    /// network, so it is on the link: a DHCP lease of the restricted network has no default route,
+    /// and timesyncd would give up on an unroutable server without a trace at its default log level.
+    /// </summary>
+    public const string ValidNtp = "10.0.2.123";
 
     /// <summary>Snapshots of the valid disk after the first boot (the second boot changes it).</summary>
     public DiskAfterJoin AfterFirst { get; private set; } = null!;

@@ -169,6 +169,9 @@ public sealed class K0sJoinOverlayTests : IDisposable
 
         Assert.Contains(unit, l => l.StartsWith("Before=", StringComparison.Ordinal) && l.Split('=', ' ').Contains("systemd-timesyncd.service"));
         Assert.Contains("> /etc/systemd/timesyncd.conf.d/edgeimage.conf", script, StringComparison.Ordinal);
+        // timesyncd runs as systemd-timesync: a directory made under the script's umask 077 would
+        // hide the seed's servers from it.
+        Assert.Contains("chmod 755 /etc/systemd/timesyncd.conf.d", script, StringComparison.Ordinal);
         Assert.Contains("restart_if_running systemd-timesyncd.service", script, StringComparison.Ordinal);
     }
 
