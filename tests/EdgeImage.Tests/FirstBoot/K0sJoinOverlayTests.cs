@@ -174,18 +174,4 @@ public sealed class K0sJoinOverlayTests : IDisposable
         Assert.Contains("chmod 755 /etc/systemd/timesyncd.conf.d", script, StringComparison.Ordinal);
         Assert.Contains("restart_if_running systemd-timesyncd.service", script, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public void Every_shipped_profile_has_an_NTP_client_and_dropbear_but_not_openssh()
-    {
-        foreach (var name in new[] { "generic-x86_64", "generic-aarch64", "rpi-armv7", "rpi4-aarch64" })
-        {
-            var profile = Catalog.Load(name);
-
-            Assert.Contains("systemd-timesyncd", profile.Packages);
-            Assert.Contains("dropbear-bin", profile.Packages);
-            Assert.DoesNotContain("openssh-server", profile.Packages);
-            Assert.Contains(profile.Overlays, o => Path.GetFileName(o) == "k0s-join");
-        }
-    }
 }
