@@ -55,13 +55,17 @@ public sealed record SshLogin(int ExitCode, string Stdout, string Stderr)
     /// <summary>When the guest's join-check is ready for the login (see overlays/join-check).</summary>
     public const string ReadyLine = "EDGEIMAGE-JOIN-CHECK ssh-ready";
 
-    /// <summary>The QEMU hostfwd rule for a free loopback port (taken by QEMU a moment later; a clash fails that boot loudly).</summary>
-    public static (int Port, string Forward) FreeForward()
+    /// <summary>
+    /// The QEMU hostfwd rule from a free loopback port (taken by QEMU a moment later; a clash fails
+    /// that boot loudly) to port 22 of the guest's address: QEMU forwards to its first DHCP address
+    /// unless told another, so a guest with a static address must be named.
+    /// </summary>
+    public static (int Port, string Forward) FreeForward(string? guestAddress)
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
         var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        return (port, $"tcp:127.0.0.1:{port}-:22");
+        return (port, $"tcp:127.0.0.1:{port}-{guestAddress}:22");
     }
 
     /// <summary>

@@ -86,7 +86,7 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
         await JoinDisk.SeedAsync(disk, Seed(ValidHostname, Valid.JoinToken, Network, ValidNtp, key.PublicKey));
         // The first boot is also the SSH test: the host logs in through a forwarded port once the
         // guest has joined, while its join-check waits for that (the second boot does not wait).
-        var (port, forward) = SshLogin.FreeForward();
+        var (port, forward) = SshLogin.FreeForward(Network.Address?.Split('/')[0]);
         var console = new ConsoleRecorder();
         var first = JoinDisk.BootAsync(board, disk, Valid, console, [forward]);
         FirstSsh = await SshLogin.WhenReadyAsync(console, first, key, port, board.BootTimeout + TimeSpan.FromHours(1));
