@@ -48,6 +48,7 @@ internal static class Accounts
             log.Warn("no base-passwd master files and no sysusers.d entries: /etc/passwd is not written");
             return (0, 0);
         }
+        GiveRootAShellTheImageHas(tree, users, log);
 
         var days = (sourceDateEpoch / 86400).ToString(CultureInfo.InvariantCulture);
         var shadowGid = groups.FirstOrDefault(g => g.Name == "shadow")?.Gid ?? 0;
@@ -56,6 +57,43 @@ internal static class Accounts
         tree.WriteFile("/etc/shadow", Join(users.Select(u => $"{u.Name}:*:{days}:0:99999:7:::")), sourceDateEpoch, 0x1A0, 0, shadowGid);
         tree.WriteFile("/etc/gshadow", Join(groups.Select(g => $"{g.Name}:*::{string.Join(',', g.Members)}")), sourceDateEpoch, 0x1A0, 0, shadowGid);
         return (users.Count, groups.Count);
+    }
+
+    /// <summary>
+    /// base-passwd gives root /bin/bash, which an image without bash (the shipped profiles) does not
+    /// have: root could not log in on the console, and dropbear refuses a user whose shell is not in
+    /// /etc/shells. Root gets /bin/sh then, as systemd-sysusers gives it. Only root: a system
+    /// user whose nologin is missing must not end up with a working shell.
+    /// </summary>
+    private static void GiveRootAShellTheImageHas(RootfsTree tree, List<User> users, IBuildLog log)
+    {
+        const string fallback = "/bin/sh";
+        for (var i = 0; i < users.Count; i++)
+        {
+            var user = users[i];
+            if (user.Uid != 0 || user.Shell == fallback || Exists(tree, user.Shell) || !Exists(tree, fallback))
+            {
+                continue;
+            }
+            log.Verbose($"accounts: {user.Name}'s shell {user.Shell} is not in the image; {fallback} instead");
+            users[i] = user with { Shell = fallback };
+        }
+    }
+
+    private static bool Exists(RootfsTree tree, string path)
+    {
+        if (!path.StartsWith('/'))
+        {
+            return false;
+        }
+        try
+        {
+            return tree[tree.Resolve(path, followFinal: true, "/etc/passwd")] is { Kind: RootfsEntryKind.File };
+        }
+        catch (EdgeImageException)
+        {
+            return false;
+        }
     }
 
     private static void ApplySysusers(RootfsTree tree, List<User> users, List<Group> groups)

@@ -142,6 +142,39 @@ public sealed partial class ImageLayoutTests(BootCheckImageFixture fixture, ITes
     }
 
     [Fact]
+    public void Root_A_has_timesyncd_enabled_and_dropbear_behind_a_socket_that_waits_for_a_seeded_key()
+    {
+        var offset = Image.Partition("root-a").Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var listing = TrixieDebs.Run("unsquashfs", "-lln", "-o", offset, Image.ImagePath)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(l => l.Contains(" squashfs-root", StringComparison.Ordinal))
+            .ToList();
+        string Line(string path) => Assert.Single(listing, l => l.EndsWith(" squashfs-root" + path, StringComparison.Ordinal) || l.Contains(" squashfs-root" + path + " -> ", StringComparison.Ordinal));
+        string Cat(string path) => TrixieDebs.Run("unsquashfs", "-cat", "-o", offset, Image.ImagePath, path);
+
+        // NTP: Debian's preset enables timesyncd; it runs as a static sysusers.d user.
+        Assert.StartsWith("-rwxr-xr-x 0/0 ", Line("/usr/lib/systemd/systemd-timesyncd"));
+        Assert.EndsWith("-> /usr/lib/systemd/system/systemd-timesyncd.service", Line("/etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service"));
+        Assert.DoesNotContain(listing, l => l.Contains(" squashfs-root/etc/systemd/system/sysinit.target.wants/systemd-time-wait-sync.service", StringComparison.Ordinal));
+        Assert.Contains("User=systemd-timesync\n", Cat("/usr/lib/systemd/system/systemd-timesyncd.service"));
+        var passwd = Cat("/etc/passwd");
+        Assert.Matches(@"(?m)^systemd-timesync:x:\d+:\d+:[^:]*:/:/usr/sbin/nologin$", passwd);
+        // SSH: dropbear and its libraries, not OpenSSH; enabled through its socket, which listens only
+        // once the seed installed a key.
+        Assert.StartsWith("-rwxr-xr-x 0/0 ", Line("/usr/sbin/dropbear"));
+        Assert.DoesNotContain(listing, l => l.EndsWith(" squashfs-root/usr/sbin/sshd", StringComparison.Ordinal));
+        Assert.DoesNotContain(listing, l => l.EndsWith(" squashfs-root/usr/bin/dbclient", StringComparison.Ordinal));
+        Assert.EndsWith("-> /usr/lib/systemd/system/edgeimage-sshd.socket", Line("/etc/systemd/system/sockets.target.wants/edgeimage-sshd.socket"));
+        var socket = Cat("/usr/lib/systemd/system/edgeimage-sshd.socket");
+        Assert.Contains("\nConditionFileNotEmpty=/etc/dropbear/authorized_keys\n", socket);
+        Assert.Contains("\nListenStream=22\n", socket);
+        Assert.Contains("\nExecStart=/usr/sbin/dropbear -i -s -R -D /etc/dropbear\n", Cat("/usr/lib/systemd/system/edgeimage-sshd@.service"));
+        // Root logs in with a shell the image has and /etc/shells lists (dropbear checks both).
+        Assert.Matches("(?m)^root:x:0:0:root:/root:/bin/sh$", passwd);
+        Assert.Contains("\n/bin/sh\n", Cat("/etc/shells"));
+    }
+
+    [Fact]
     public void The_initramfs_holds_init_busybox_a_console_device_the_data_tools_and_the_root_modules()
     {
         var esp = ExtractEsp();

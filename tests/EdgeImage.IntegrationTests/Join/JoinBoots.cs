@@ -46,7 +46,8 @@ public sealed record JoinBoot(string Disk, string Console, QemuRunResult Result,
 
 /// <summary>
 /// Disk operations of the join tests: copy a board's shared image, seed it with the CLI, boot it on
-/// the board's QEMU machine with the fake control plane forwarded into the guest, and read its
+/// the board's QEMU machine with the fake control plane forwarded into the guest (and, when asked,
+/// host ports forwarded to the guest's), and read its
 /// partitions back afterwards without mounting (debugfs for the ext4 data partition, mtools for the FAT).
 /// </summary>
 public static class JoinDisk
@@ -70,7 +71,7 @@ public static class JoinDisk
         }
     }
 
-    public static async Task<JoinBoot> BootAsync(JoinBoard board, string disk, FakeControlPlane fake, ConsoleRecorder? console = null)
+    public static async Task<JoinBoot> BootAsync(JoinBoard board, string disk, FakeControlPlane fake, ConsoleRecorder? console = null, IReadOnlyList<string>? hostForwards = null)
     {
         console ??= new ConsoleRecorder();
         var before = fake.Requests.Count;
@@ -87,6 +88,7 @@ public static class JoinDisk
                 Timeout = board.BootTimeout,
                 NoReboot = true,
                 GuestForwards = [fake.GuestForward],
+                HostForwards = hostForwards ?? [],
                 SerialEcho = console,
             }, NullBuildLog.Instance, hardStop.Token);
         });

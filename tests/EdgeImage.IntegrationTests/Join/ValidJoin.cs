@@ -27,6 +27,16 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
     /// <summary>Null when the first boot did not join.</summary>
     public JoinBoot? Second { get; private set; }
 
+    /// <summary>The host's SSH login into the first boot with the seed's key; null when the guest never offered one.</summary>
+    public SshLogin? FirstSsh { get; private set; }
+
+    /// <summary>
+    /// The valid seed's NTP server: nothing answers there, but timesyncd must try it. In QEMU's user
+    /// network, so it is on the link: a DHCP lease of the restricted network has no default route,
+    /// and timesyncd would give up on an unroutable server without a trace at its default log level.
+    /// </summary>
+    public const string ValidNtp = "10.0.2.123";
+
     /// <summary>Snapshots of the valid disk after the first boot (the second boot changes it).</summary>
     public DiskAfterJoin AfterFirst { get; private set; } = null!;
 
@@ -54,7 +64,7 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
     /// <summary>The network section the valid device is seeded with.</summary>
     public virtual SeedNetwork Network => Dhcp;
 
-    public static string Seed(string hostname, string token, SeedNetwork? network = null) => $"""
+    public static string Seed(string hostname, string token, SeedNetwork? network = null, string? ntp = null, string? sshKey = null) => $"""
         hostname: {hostname}
         token: {token}
         labels:
@@ -62,6 +72,8 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
           example.com/role: sensor
         network:
         {string.Join("\n", (network ?? Dhcp).Lines.Select(l => "  " + l))}
+        {(ntp is null ? "" : $"ntp: [{ntp}]")}
+        {(sshKey is null ? "" : $"ssh_authorized_keys: [\"{sshKey}\"]")}
         """;
 
     protected async Task LoadImageAsync() => Image = await JoinImage.GetAsync(board);
@@ -70,8 +82,15 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
     {
         await Valid.StartAsync();
         var disk = JoinDisk.Copy(Image, Work.FullName, "valid.img");
-        await JoinDisk.SeedAsync(disk, Seed(ValidHostname, Valid.JoinToken, Network));
-        First = await JoinDisk.BootAsync(board, disk, Valid);
+        var key = SshKey.Create(Work.FullName);
+        await JoinDisk.SeedAsync(disk, Seed(ValidHostname, Valid.JoinToken, Network, ValidNtp, key.PublicKey));
+        // The first boot is also the SSH test: the host logs in through a forwarded port once the
+        // guest has joined, while its join-check waits for that (the second boot does not wait).
+        var (port, forward) = SshLogin.FreeForward(Network.Address?.Split('/')[0]);
+        var console = new ConsoleRecorder();
+        var first = JoinDisk.BootAsync(board, disk, Valid, console, [forward]);
+        FirstSsh = await SshLogin.WhenReadyAsync(console, first, key, port, board.BootTimeout + TimeSpan.FromHours(1));
+        First = await first;
         AfterFirst = await DiskAfterJoin.ReadAsync(Image, disk, Valid);
         if (First.Check?["joined"] == "yes")
         {
@@ -131,6 +150,25 @@ public abstract class ValidJoinTests(ValidJoinBoots boots, ITestOutputHelper out
         Assert.Contains("edgeimage-join: k0s: k0s STAND-IN (not the real k0s)", boot.JoinLog);
         Assert.Contains(boot.JoinLog, l => l.StartsWith("edgeimage-join: join recorded in /var/lib/edgeimage/joined", StringComparison.Ordinal));
         AssertPoweredOff(boot);
+    }
+
+    [Fact]
+    public void The_seeds_SSH_key_logs_in_from_the_host_and_timesyncd_runs_with_the_seeds_NTP_server()
+    {
+        var boot = Report(boots.First);
+        var check = Assert.IsType<JoinCheck>(boot.Check);
+
+        // A real SSH connection from outside: the host's OpenSSH client through QEMU's hostfwd to
+        // dropbear, authenticated by the key the seed carried.
+        var login = boots.FirstSsh;
+        output.WriteLine(login?.ToString() ?? "(the guest never offered an SSH login)");
+        Assert.True(login is { ExitCode: 0 }, $"SSH login failed: {login?.ToString() ?? "the guest never printed " + SshLogin.ReadyLine}\n{boot}");
+        Assert.Equal(ValidJoinBoots.ValidHostname, login!.Stdout.Trim());
+        Assert.Equal("1", check["ssh-accepted"]);
+        Assert.Contains(boot.JoinLog, l => l.StartsWith("edgeimage-join: SSH: 1 authorized key(s) for root (dropbear", StringComparison.Ordinal));
+        // NTP: timesyncd runs with the seed's server (it contacts it; nothing answers there).
+        Assert.Equal(("active", ValidJoinBoots.ValidNtp, ValidJoinBoots.ValidNtp), (check["ntp-unit"], check["ntp-conf"], check["ntp-server"]));
+        Assert.Contains($"edgeimage-join: NTP servers: {ValidJoinBoots.ValidNtp}", boot.JoinLog);
     }
 
     [Fact]

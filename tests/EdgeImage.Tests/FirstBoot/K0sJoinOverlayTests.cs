@@ -131,4 +131,47 @@ public sealed class K0sJoinOverlayTests : IDisposable
         Assert.Contains("PathChanged=/run/systemd/netif/links\n", tree.ReadText("/usr/lib/systemd/system/edgeimage-resolv.path"));
         Assert.Equal(0b111_101_101, tree["/usr/lib/edgeimage/resolv-from-networkd"]!.Mode);
     }
+
+    [Fact]
+    public void SSH_listens_per_connection_by_dropbear_only_once_the_seed_installed_a_key()
+    {
+        using var tree = new RootfsTree(Path.Combine(_dir, "s"));
+
+        Overlay.Apply(tree, Catalog.Load("generic-x86_64"), 1_700_000_000);
+        var socket = tree.ReadText("/usr/lib/systemd/system/edgeimage-sshd.socket")!.Split('\n');
+        var service = tree.ReadText("/usr/lib/systemd/system/edgeimage-sshd@.service")!.Split('\n');
+        var script = tree.ReadText("/usr/lib/edgeimage/k0s-join")!;
+
+        Assert.Equal("/usr/lib/systemd/system/edgeimage-sshd.socket", tree["/etc/systemd/system/sockets.target.wants/edgeimage-sshd.socket"]!.LinkTarget);
+        Assert.Contains("ConditionFileNotEmpty=/etc/dropbear/authorized_keys", socket);
+        Assert.Contains("ListenStream=22", socket);
+        Assert.Contains("Accept=yes", socket);
+        // inetd mode on the accepted connection, keys only, host keys made on first use, and the
+        // keys read where the seed step writes them (root's home is read-only).
+        Assert.Contains("ExecStart=/usr/sbin/dropbear -i -s -R -D /etc/dropbear", service);
+        Assert.Contains("StandardInput=socket", service);
+        Assert.Contains("StandardError=journal", service);
+        Assert.Contains("[ -x /usr/sbin/dropbear ]", script, StringComparison.Ordinal);
+        Assert.Contains("mv /etc/dropbear/authorized_keys.new /etc/dropbear/authorized_keys", script, StringComparison.Ordinal);
+        Assert.Contains("systemctl --no-block start edgeimage-sshd.socket", script, StringComparison.Ordinal);
+        Assert.DoesNotContain("/usr/sbin/sshd", script, StringComparison.Ordinal);
+        Assert.DoesNotContain("/root/.ssh", script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_seeds_NTP_servers_reach_timesyncd_which_starts_after_the_seed_step()
+    {
+        using var tree = new RootfsTree(Path.Combine(_dir, "n"));
+
+        Overlay.Apply(tree, Catalog.Load("generic-x86_64"), 1_700_000_000);
+        var unit = tree.ReadText("/usr/lib/systemd/system/edgeimage-join.service")!.Split('\n');
+        var script = tree.ReadText("/usr/lib/edgeimage/k0s-join")!;
+
+        Assert.Contains(unit, l => l.StartsWith("Before=", StringComparison.Ordinal) && l.Split('=', ' ').Contains("systemd-timesyncd.service"));
+        Assert.Contains("> /etc/systemd/timesyncd.conf.d/edgeimage.conf", script, StringComparison.Ordinal);
+        // timesyncd runs as systemd-timesync: a directory made under the script's umask 077 would
+        // hide the seed's servers from it.
+        Assert.Contains("chmod 755 /etc/systemd/timesyncd.conf.d", script, StringComparison.Ordinal);
+        Assert.Contains("restart_if_running systemd-timesyncd.service", script, StringComparison.Ordinal);
+    }
 }

@@ -40,7 +40,8 @@ public class ShippedProfilesTests
         Assert.False(profile.IncludeRequired);
         Assert.Equal(
             ["systemd", "systemd-sysv", "udev", "kmod", "base-files", "base-passwd", "dash", "coreutils", "util-linux", "mount", "findutils",
-             "grep", "sed", "gzip", "busybox-static", "e2fsprogs", "fdisk", "iproute2", "ca-certificates", "openssl", "tiny-initramfs"],
+             "grep", "sed", "gzip", "busybox-static", "e2fsprogs", "fdisk", "iproute2", "ca-certificates", "openssl",
+             "systemd-timesyncd", "dropbear-bin", "tiny-initramfs"],
             profile.Packages);
         // Every board runs the first-boot join; the Pi boards also reset their U-Boot slot counter after a good boot.
         Assert.Equal(board.StartsWith("rpi", StringComparison.Ordinal) ? ["k0s-join", "u-boot-ab"] : ["k0s-join"], profile.Overlays);

@@ -51,6 +51,36 @@ public sealed class RootfsConfiguratorTests : IDisposable
     }
 
     [Fact]
+    public void Root_gets_bin_sh_when_the_image_lacks_the_shell_base_passwd_names_and_nobody_else_gets_a_shell()
+    {
+        Put("/usr/share/base-passwd/passwd.master", "root:*:0:0:root:/root:/bin/bash\ndaemon:*:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n");
+        Put("/usr/share/base-passwd/group.master", "root:*:0:\ndaemon:*:1:\n");
+        _tree.WriteSymlink("/bin", "usr/bin", 1);
+        Put("/usr/bin/dash", "ELF");
+        _tree.WriteSymlink("/usr/bin/sh", "dash", 1);
+
+        Configure();
+
+        // No bash and no nologin in this tree: root gets the shell the image has, daemon keeps its nologin.
+        Assert.Equal("root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n", _tree.ReadText("/etc/passwd"));
+    }
+
+    [Fact]
+    public void Root_keeps_bash_when_the_image_has_it()
+    {
+        Put("/usr/share/base-passwd/passwd.master", "root:*:0:0:root:/root:/bin/bash\n");
+        Put("/usr/share/base-passwd/group.master", "root:*:0:\n");
+        _tree.WriteSymlink("/bin", "usr/bin", 1);
+        Put("/usr/bin/dash", "ELF");
+        _tree.WriteSymlink("/usr/bin/sh", "dash", 1);
+        Put("/usr/bin/bash", "ELF");
+
+        Configure();
+
+        Assert.Equal("root:x:0:0:root:/root:/bin/bash\n", _tree.ReadText("/etc/passwd"));
+    }
+
+    [Fact]
     public void Enables_units_from_their_Install_section_as_the_presets_say_first_match_winning()
     {
         const string dir = "/usr/lib/systemd/system";
