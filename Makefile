@@ -10,7 +10,7 @@ CLI := builder/EdgeImage.Cli/bin/$(CONFIG)/net10.0/edgeimage
 # Host tools the builder and its tests call. Keep in sync with builder/EdgeImage/Tools.
 # qemu-system-arm, qemu-efi-aarch64 (AAVMF) and u-boot-qemu boot the board images; u-boot-tools
 # (mkimage, dumpimage) checks boot.scr in the unit tests.
-APT_PACKAGES := apt debian-archive-keyring gpg xz-utils zstd util-linux dpkg-dev mmdebstrap time binutils busybox-static fdisk gdisk cpio kmod squashfs-tools-ng squashfs-tools dosfstools mtools e2fsprogs qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 u-boot-qemu u-boot-tools jq systemd liblzma5 docker-registry skopeo openssl apache2-utils
+APT_PACKAGES := apt debian-archive-keyring gpg xz-utils zstd util-linux dpkg-dev mmdebstrap time binutils busybox-static fdisk gdisk cpio kmod squashfs-tools-ng squashfs-tools dosfstools mtools e2fsprogs qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 u-boot-qemu u-boot-tools jq systemd liblzma5 docker-registry skopeo openssl apache2-utils openssh-client
 
 .PHONY: all deps build publish test test-boards unit integration demo bench fmt clean
 
