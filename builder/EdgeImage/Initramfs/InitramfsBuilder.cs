@@ -146,7 +146,7 @@ public static class InitramfsBuilder
         var directories = LibraryDirectories(elf);
         foreach (var soname in elf.Needed)
         {
-            var found = directories.Select(d => $"{d}/{soname}").FirstOrDefault(p => tree[tree.Resolve(p, followFinal: true, p)] is { Kind: RootfsEntryKind.File })
+            var found = directories.Select(d => $"{d}/{soname}").FirstOrDefault(tree.IsFile)
                 ?? throw new EdgeImageException($"{origin} needs {soname}, which is not in the rootfs", "add the package that ships it to the profile's packages");
             var loaderPath = $"{directories[0]}/{soname}";
             if (libraries.TryAdd(loaderPath, found))

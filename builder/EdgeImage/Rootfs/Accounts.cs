@@ -88,7 +88,7 @@ internal static class Accounts
         }
         try
         {
-            return tree[tree.Resolve(path, followFinal: true, "/etc/passwd")] is { Kind: RootfsEntryKind.File };
+            return tree.IsFile(path);
         }
         catch (EdgeImageException)
         {

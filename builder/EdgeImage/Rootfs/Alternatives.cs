@@ -73,7 +73,7 @@ internal static class Alternatives
         var chosen = new List<string>();
         foreach (var group in Table.GroupBy(c => c.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            var installed = group.Where(c => IsFile(tree, c.Path)).OrderBy(c => c.Path, StringComparer.Ordinal).ToArray();
+            var installed = group.Where(c => tree.IsFile(c.Path)).OrderBy(c => c.Path, StringComparer.Ordinal).ToArray();
             if (installed.Length == 0)
             {
                 continue;
@@ -83,7 +83,7 @@ internal static class Alternatives
             {
                 continue;
             }
-            foreach (var slave in best.Slaves.Where(s => IsFile(tree, s.Path)))
+            foreach (var slave in best.Slaves.Where(s => tree.IsFile(s.Path)))
             {
                 Link(tree, slave.Name, slave.Link, slave.Path, mtime, log);
             }
@@ -109,7 +109,7 @@ internal static class Alternatives
             foreach (var (name, _) in slaves)
             {
                 var path = candidate.Slaves.FirstOrDefault(s => s.Name == name).Path;
-                text.Append(path is not null && IsFile(tree, path) ? path : "").Append('\n');
+                text.Append(path is not null && tree.IsFile(path) ? path : "").Append('\n');
             }
         }
         return text.Append('\n').ToString();
@@ -127,7 +127,4 @@ internal static class Alternatives
         tree.WriteSymlink($"/etc/alternatives/{name}", path, mtime);
         return true;
     }
-
-    private static bool IsFile(RootfsTree tree, string path) =>
-        tree[tree.Resolve(path, followFinal: true, path)]?.Kind == RootfsEntryKind.File;
 }

@@ -114,6 +114,9 @@ public sealed class RootfsTree : IDisposable
 
     public bool Remove(string path) => _entries.Remove(path);
 
+    /// <summary>Whether the path, with every symlink on it followed, names a regular file of the image.</summary>
+    public bool IsFile(string path) => this[Resolve(path, followFinal: true, path)] is { Kind: RootfsEntryKind.File };
+
     /// <summary>Creates a directory (and its parents) unless something already exists there.</summary>
     public void EnsureDirectory(string path, long mtime, int mode = 0x1ED)
     {
