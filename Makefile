@@ -2,6 +2,11 @@
 # Both install what they need first (Debian packages via apt-get, NuGet packages via dotnet restore).
 
 SHELL := /bin/bash
+# No MSBuild worker node or compiler server outlives the make that started it: a left-behind server
+# keeps the caller's output pipe open (a CI runner waits on it) and holds the build's files.
+export MSBUILDDISABLENODEREUSE := 1
+export DOTNET_CLI_USE_MSBUILD_SERVER := 0
+export UseSharedCompilation := false
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PROFILE ?= generic-x86_64
 CONFIG ?= Release
