@@ -21,8 +21,6 @@ namespace EdgeImage;
 /// </summary>
 public sealed class DerivedCache(string cacheDir, string name, string extension = ".tar")
 {
-    private long _tempCounter;
-
     public string Root { get; } = Path.Combine(cacheDir, name);
 
     public string PathFor(string key) => Path.Combine(Root, key[..2], key + extension);
@@ -69,7 +67,7 @@ public sealed class DerivedCache(string cacheDir, string name, string extension 
     {
         var final = PathFor(key);
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-        var temp = $"{final}.{Environment.ProcessId}.{Interlocked.Increment(ref _tempCounter)}.partial";
+        var temp = PartialFile.Beside(final);
         return new Filling(source, temp, final);
     }
 

@@ -23,8 +23,6 @@ public sealed record CacheWrite(bool Stored, string Path, string ActualSha256, l
 /// </summary>
 public sealed class ContentCache(string root, IBuildLog log)
 {
-    private long _tempCounter;
-
     public string Root { get; } = root;
 
     public string PathFor(string sha256) => System.IO.Path.Combine(Root, "sha256", sha256[..2], sha256);
@@ -63,8 +61,7 @@ public sealed class ContentCache(string root, IBuildLog log)
         var final = PathFor(sha256);
         var directory = System.IO.Path.GetDirectoryName(final)!;
         Directory.CreateDirectory(directory);
-        var temp = System.IO.Path.Combine(directory,
-            $".{sha256}.{Environment.ProcessId}.{Interlocked.Increment(ref _tempCounter)}.partial");
+        var temp = PartialFile.Beside(System.IO.Path.Combine(directory, "." + sha256));
         var stored = false;
         try
         {
@@ -119,7 +116,7 @@ public sealed class ContentCache(string root, IBuildLog log)
         var path = NamedPath(name);
         var directory = System.IO.Path.GetDirectoryName(path)!;
         Directory.CreateDirectory(directory);
-        var temp = $"{path}.{Environment.ProcessId}.{Interlocked.Increment(ref _tempCounter)}.partial";
+        var temp = PartialFile.Beside(path);
         try
         {
             using (var target = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))

@@ -53,6 +53,71 @@ public sealed class ContentCacheTests : IDisposable
         Assert.Contains($"cache entry {path} is damaged", Assert.Single(_log.Warnings));
     }
 
+    [Fact]
+    public async Task Two_caches_over_one_directory_store_the_same_content_at_the_same_time()
+    {
+        // Two builds in one process (parallel tests do this) fetch the same index into one cache:
+        // while the first is still writing, the second stores the same content to completion.
+        var data = Encoding.ASCII.GetBytes("Packages index");
+        var sha = Convert.ToHexStringLower(SHA256.HashData(data));
+        var paused = new PausedStreamDouble(data);
+        var first = new ContentCache(_root, _log).StoreAsync(paused, sha, data.Length, null, default);
+        await paused.Reading.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var second = await new ContentCache(_root, _log).StoreAsync(new MemoryStream(data), sha, data.Length, null, default);
+        paused.Resume();
+        var firstWrite = await first.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(second.Stored);
+        Assert.True(firstWrite.Stored);
+        Assert.Equal(data, File.ReadAllBytes(second.Path));
+        Assert.Equal([second.Path], Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories));
+    }
+
+    /// <summary>Test double of a download that stalls after its first read until the test resumes it.</summary>
+    private sealed class PausedStreamDouble(byte[] data) : Stream
+    {
+        private readonly TaskCompletionSource _reading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _resume = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _position;
+
+        public Task Reading => _reading.Task;
+
+        public void Resume() => _resume.TrySetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            _reading.TrySetResult();
+            await _resume.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            var count = Math.Min(buffer.Length, data.Length - _position);
+            data.AsMemory(_position, count).CopyTo(buffer);
+            _position += count;
+            return count;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => data.Length;
+
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     /// <summary>Test double of a server that never stops sending.</summary>
