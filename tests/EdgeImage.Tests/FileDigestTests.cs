@@ -7,6 +7,10 @@ public class FileDigestTests
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
+    [InlineData(4095)]
+    [InlineData(4096)]
+    [InlineData(70_000)]
+    [InlineData((1 << 20) - 1)]
     [InlineData(1 << 20)]
     [InlineData((3 << 20) + 17)]
     public void A_file_hashes_to_the_sha256_of_its_bytes_across_chunk_boundaries(int length)
