@@ -33,9 +33,9 @@ internal static class BuildCommand
         };
         var registryAuth = new Option<string?>("--registry-auth")
         {
-            Description = "Registry logins for pulling k0s.images: a containers auth.json or docker config.json with inline \"auth\" "
+            Description = "Registry logins for pulling k0s.images: a containers auth.json or docker config.json with inline \"auth\" or \"identitytoken\" "
                 + "(write one with `skopeo login --authfile FILE REGISTRY`). Default: $REGISTRY_AUTH_FILE, else "
-                + "$XDG_RUNTIME_DIR/containers/auth.json, then $DOCKER_CONFIG/config.json or ~/.docker/config.json. Credential helpers are not run.",
+                + "$XDG_RUNTIME_DIR/containers/auth.json, then $DOCKER_CONFIG/config.json or ~/.docker/config.json (without one, ~/.dockercfg). Credential helpers are not run.",
             HelpName = "file",
         };
         var registryCa = new Option<string?>("--registry-ca")

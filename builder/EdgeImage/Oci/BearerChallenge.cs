@@ -66,7 +66,23 @@ public sealed record BearerChallenge(string Realm, string? Service, string? Scop
         {
             query.Add("service=" + Uri.EscapeDataString(Service));
         }
-        query.Add("scope=" + Uri.EscapeDataString(Scope ?? $"repository:{repository}:pull"));
+        query.Add("scope=" + Uri.EscapeDataString(ScopeFor(repository)));
         return new Uri(Realm + (Realm.Contains('?') ? "&" : "?") + string.Join("&", query));
     }
+
+    /// <summary>
+    /// The form of OAuth2's refresh-token grant that trades a docker identity token for a bearer
+    /// token at the realm, with the fields containerd sends: the challenge's scope as one
+    /// space-separated field (the registry token spec's form), and the service even when empty.
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, string>> RefreshTokenForm(string repository, string clientId, string refreshToken) =>
+    [
+        new("grant_type", "refresh_token"),
+        new("service", Service ?? ""),
+        new("scope", ScopeFor(repository)),
+        new("client_id", clientId),
+        new("refresh_token", refreshToken),
+    ];
+
+    private string ScopeFor(string repository) => Scope ?? $"repository:{repository}:pull";
 }

@@ -4,7 +4,8 @@ namespace EdgeImage.Oci;
 /// Where registry credentials come from, in the order containers/image (podman, skopeo, buildah)
 /// reads them: a file named by --registry-auth or else $REGISTRY_AUTH_FILE is the only one
 /// consulted; otherwise $XDG_RUNTIME_DIR/containers/auth.json, then docker's config.json
-/// ($DOCKER_CONFIG, else ~/.docker), and the first of them that knows the registry answers.
+/// ($DOCKER_CONFIG, else ~/.docker) or, as docker does only when that file does not exist, its legacy
+/// ~/.dockercfg; the first of them that knows the registry answers.
 /// A named file is read at once (a typo fails before the build starts); the default files only
 /// when a registry asks for credentials, so a broken docker config does not break public pulls.
 /// </summary>
@@ -40,13 +41,16 @@ public sealed class RegistryAuth
         {
             candidates.Add(System.IO.Path.Combine(runtime, "containers", "auth.json"));
         }
-        if (NonEmpty(environment("DOCKER_CONFIG")) is { } dockerConfig)
+        var home = NonEmpty(environment("HOME"));
+        var dockerDirectory = NonEmpty(environment("DOCKER_CONFIG")) ?? (home is null ? null : System.IO.Path.Combine(home, ".docker"));
+        var dockerConfig = dockerDirectory is null ? null : System.IO.Path.Combine(dockerDirectory, "config.json");
+        if (dockerConfig is not null && File.Exists(dockerConfig))
         {
-            candidates.Add(System.IO.Path.Combine(dockerConfig, "config.json"));
+            candidates.Add(dockerConfig);
         }
-        else if (NonEmpty(environment("HOME")) is { } home)
+        else if (home is not null)
         {
-            candidates.Add(System.IO.Path.Combine(home, ".docker", "config.json"));
+            candidates.Add(System.IO.Path.Combine(home, RegistryAuthFile.LegacyDockerFileName));
         }
         var existing = candidates.Where(File.Exists).ToList();
         return new RegistryAuth(existing, new Lazy<IReadOnlyList<RegistryAuthFile>>(

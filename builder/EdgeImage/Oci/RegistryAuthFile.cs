@@ -3,13 +3,20 @@ using System.Text.Json;
 
 namespace EdgeImage.Oci;
 
-/// <summary>A user name and password for one registry. Its text form never shows the password.</summary>
-public sealed record RegistryCredential(string Username, string Password)
+/// <summary>
+/// A user name and password for one registry, and docker's identity token (an OAuth2 refresh token
+/// `docker login` stores for registries such as Azure's, next to a placeholder user and an empty
+/// password). Its text form never shows the password or the token.
+/// </summary>
+public sealed record RegistryCredential(string Username, string Password, string? IdentityToken = null)
 {
     /// <summary>The `Authorization: Basic` parameter, base64(user:password).</summary>
     public string Basic => Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{Password}"));
 
-    public override string ToString() => $"{Username}:(password hidden)";
+    /// <summary>An identity token without a password: nothing but the token service's OAuth2 endpoint accepts it.</summary>
+    public bool TokenOnly => IdentityToken is not null && Password.Length == 0;
+
+    public override string ToString() => IdentityToken is null ? $"{Username}:(password hidden)" : $"{Username}:(password and identity token hidden)";
 }
 
 /// <summary>
@@ -20,7 +27,9 @@ public sealed record RegistryLogin(string File, string Key, RegistryCredential? 
 
 /// <summary>
 /// One containers-auth.json / docker config.json file: `{"auths": {KEY: {"auth": base64(user:password)}}}`
-/// (or "username" and "password"), plus docker's "credsStore" and "credHelpers". A KEY is a host,
+/// (or "username" and "password", and docker's "identitytoken"), plus docker's "credsStore" and
+/// "credHelpers"; or docker's legacy ~/.dockercfg, the same KEY map without the "auths" wrapper
+/// (told apart by its file name, as docker tells it by its place). A KEY is a host,
 /// host:port, host/namespace (containers-auth.json scopes a login to a repository prefix) or a URL
 /// as docker writes it for Docker Hub (https://index.docker.io/v1/).
 /// </summary>
@@ -55,8 +64,12 @@ public sealed class RegistryAuthFile
         return Parse(path, bytes);
     }
 
+    /// <summary>The name of docker's pre-1.7 auth file in the home directory.</summary>
+    public const string LegacyDockerFileName = ".dockercfg";
+
     public static RegistryAuthFile Parse(string path, byte[] json)
     {
+        var legacy = System.IO.Path.GetFileName(path) == LegacyDockerFileName;
         JsonDocument document;
         try
         {
@@ -76,22 +89,24 @@ public sealed class RegistryAuthFile
                 throw Malformed(path, $"{path}: is not a JSON object");
             }
             var auths = new Dictionary<string, (string, RegistryCredential?)>(StringComparer.Ordinal);
-            if (root.TryGetProperty("auths", out var entries))
+            // The legacy file is the "auths" map itself, with no helpers.
+            JsonElement? map = legacy ? root : root.TryGetProperty("auths", out var entries) ? entries : null;
+            if (map is { } keys)
             {
-                foreach (var entry in Members(entries, path, "auths"))
+                foreach (var entry in Members(keys, path, "auths"))
                 {
-                    auths[Normalize(entry.Name)] = (entry.Name, Credential(entry, path));
+                    auths[Normalize(entry.Name)] = (entry.Name, Credential(entry, path, legacy ? $"\"{entry.Name}\"" : $"auths.\"{entry.Name}\""));
                 }
             }
             var helpers = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
-            if (root.TryGetProperty("credHelpers", out var named))
+            if (!legacy && root.TryGetProperty("credHelpers", out var named))
             {
                 foreach (var entry in Members(named, path, "credHelpers"))
                 {
                     helpers[Normalize(entry.Name)] = (entry.Name, Text(entry.Value, path, $"credHelpers.\"{entry.Name}\""));
                 }
             }
-            var store = root.TryGetProperty("credsStore", out var s) ? Text(s, path, "credsStore") : null;
+            var store = !legacy && root.TryGetProperty("credsStore", out var s) ? Text(s, path, "credsStore") : null;
             return new RegistryAuthFile(path, auths, helpers, store is { Length: > 0 } ? store : null);
         }
     }
@@ -143,15 +158,15 @@ public sealed class RegistryAuthFile
         return slash < 0 ? host : host + text[slash..];
     }
 
-    private static RegistryCredential? Credential(JsonProperty entry, string path)
+    private static RegistryCredential? Credential(JsonProperty entry, string path, string where)
     {
-        var where = $"auths.\"{entry.Name}\"";
         if (entry.Value.ValueKind != JsonValueKind.Object)
         {
             throw Malformed(path, $"{path}: {where} is not an object");
         }
         string? Field(string name) => entry.Value.TryGetProperty(name, out var value) ? Text(value, path, $"{where}.{name}") : null;
         var (auth, username, password) = (Field("auth"), Field("username"), Field("password"));
+        var identityToken = Field("identitytoken") is { Length: > 0 } token ? token : null;
         if (auth is { Length: > 0 })
         {
             string decoded;
@@ -168,10 +183,10 @@ public sealed class RegistryAuthFile
             {
                 throw Malformed(path, $"{path}: {where}.auth does not decode to USER:PASSWORD");
             }
-            return new RegistryCredential(decoded[..colon], decoded[(colon + 1)..]);
+            return new RegistryCredential(decoded[..colon], decoded[(colon + 1)..], identityToken);
         }
         // An empty entry is what docker writes next to a credsStore: the login lives in the helper.
-        return username is { Length: > 0 } ? new RegistryCredential(username, password ?? "") : null;
+        return username is { Length: > 0 } || identityToken is not null ? new RegistryCredential(username ?? "", password ?? "", identityToken) : null;
     }
 
     private static IEnumerable<JsonProperty> Members(JsonElement element, string path, string where) =>

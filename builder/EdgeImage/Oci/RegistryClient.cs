@@ -9,7 +9,8 @@ namespace EdgeImage.Oci;
 /// Reads manifests and blobs over the registry HTTP API v2 (the OCI distribution spec). A 401 is
 /// answered once, the way docker and containerd do: for `WWW-Authenticate: Bearer realm=...` a
 /// token is fetched from the realm (sending the registry's login from the auth files as Basic
-/// auth, or anonymously without one) and the request retried with it; for `Basic realm=...`
+/// auth, or anonymously without one; a docker identity token goes by OAuth2's refresh-token grant
+/// in a POST form instead, as containerd sends it) and the request retried with it; for `Basic realm=...`
 /// (htpasswd registries) the request is retried with the login itself. A login goes only to the
 /// registry and to the realm its challenge names, and only over https or loopback; redirects are
 /// followed here, not by the handler, so an Authorization header never follows a redirect to
@@ -26,6 +27,9 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
     public const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
 
     private const int MaxRedirects = 5;
+
+    /// <summary>The OAuth2 client_id of the refresh-token grant (containerd sends its own name the same way).</summary>
+    private const string OAuthClientId = "edgeimage";
 
     private static readonly string[] ManifestTypes = [OciIndex, OciManifest, DockerManifestList, DockerManifest];
 
@@ -117,6 +121,11 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
         {
             throw Denied(image, url.ToString(), status, login);
         }
+        if (credential.TokenOnly)
+        {
+            throw new EdgeImageException($"{image}: registry {image.Registry} asks for a password ({status}, Basic auth) and the login for {login.Key} in {login.File} is only an identity token",
+                $"Identity tokens are accepted by registries that hand out bearer tokens only; log in with a user name and password: `skopeo login --authfile {login.File} {image.Registry}`.");
+        }
         if (url.Scheme != Uri.UriSchemeHttps && !IsLoopback(url.Host))
         {
             throw new EdgeImageException($"{image}: registry {image.Registry} asks for a password over plain http ({url})",
@@ -129,13 +138,14 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
     /// <summary>
     /// Sends a GET and follows redirects itself (up to five): the Authorization header goes along
     /// only while the target stays on the scheme, host and port it was meant for, and https never
-    /// turns into http.
+    /// turns into http. With a <paramref name="form"/> it is a POST of that form, whose redirects
+    /// are not followed at all: the form holds a secret meant for that URL alone.
     /// </summary>
-    private async Task<HttpResponseMessage> SendAsync(Uri url, string[] accept, AuthenticationHeaderValue? authorization, ImageReference image, CancellationToken cancellation)
+    private async Task<HttpResponseMessage> SendAsync(Uri url, string[] accept, AuthenticationHeaderValue? authorization, ImageReference image, CancellationToken cancellation, FormUrlEncodedContent? form = null)
     {
         for (var hops = 0; ; hops++)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            using var request = new HttpRequestMessage(form is null ? HttpMethod.Get : HttpMethod.Post, url) { Content = form };
             foreach (var type in accept)
             {
                 request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
@@ -158,7 +168,7 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
                     "Check the network and the registry name; registries on this machine (localhost, 127.0.0.1) are spoken to over http.",
                     ExitCodes.Failure, e);
             }
-            if ((int)response.StatusCode is not (301 or 302 or 303 or 307 or 308) || response.Headers.Location is not { } location)
+            if (form is not null || (int)response.StatusCode is not (301 or 302 or 303 or 307 or 308) || response.Headers.Location is not { } location)
             {
                 return response;
             }
@@ -185,25 +195,52 @@ public sealed class RegistryClient(HttpClient http, IReadOnlySet<string>? insecu
             throw new EdgeImageException($"{image}: the registry wants a token from {url}, which is not https",
                 "A token fetched in plain text can be stolen; the registry's configuration is wrong.", ExitCodes.VerificationFailed);
         }
+        if (login?.Credential is { IdentityToken: { } identityToken } tokenLogin)
+        {
+            var realm = new Uri(challenge.Realm);
+            using var form = new FormUrlEncodedContent(challenge.RefreshTokenForm(image.Repository, OAuthClientId, identityToken));
+            using var oauth = await SendAsync(realm, [], null, image, cancellation, form);
+            // Token services without OAuth2 (GCR's, Artifactory's) answer a POST with 404 or 405;
+            // containerd then asks again by GET with Basic auth, which needs a password.
+            if (oauth.StatusCode is not (HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed))
+            {
+                return await TokenFromAsync(oauth, image, $"token endpoint {realm}", login, cancellation);
+            }
+            if (tokenLogin.TokenOnly)
+            {
+                throw new EdgeImageException(
+                    $"{image}: token endpoint {realm} answered {Status(oauth)} to the OAuth2 request for the identity token for {login.Key} from {login.File}: the registry's token service does not take identity tokens",
+                    $"Log in again with a user name and password, which the token service takes as Basic auth: `skopeo login --authfile {login.File} {image.Registry}` (or put \"username\" and \"password\" for {login.Key} in {login.File}).");
+            }
+        }
         var basic = login?.Credential is { } credential ? new AuthenticationHeaderValue("Basic", credential.Basic) : null;
         using var response = await SendAsync(url, [], basic, image, cancellation);
+        return await TokenFromAsync(response, image, $"token endpoint {url}", login, cancellation);
+    }
+
+    /// <summary>The token in a token service's answer, or the error for its refusal.</summary>
+    private async Task<string> TokenFromAsync(HttpResponseMessage response, ImageReference image, string what, RegistryLogin? login, CancellationToken cancellation)
+    {
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
         {
-            throw Denied(image, $"token endpoint {url}", Status(response), login);
+            throw Denied(image, what, Status(response), login);
         }
         if (!response.IsSuccessStatusCode)
         {
-            throw new EdgeImageException($"{image}: token endpoint {url} answered {Status(response)}",
+            throw new EdgeImageException($"{image}: {what} answered {Status(response)}",
                 "Check the registry's token service, or try again later.");
         }
         var body = await response.Content.ReadAsByteArrayAsync(cancellation);
-        return TokenIn(body) ?? throw new EdgeImageException($"{image}: token endpoint {url} answered without a token",
-            "The registry's token service is not one this builder understands (it expects JSON with \"token\").");
+        return TokenIn(body) ?? throw new EdgeImageException($"{image}: {what} answered without a token",
+            "The registry's token service is not one this builder understands (it expects JSON with \"token\" or \"access_token\").");
     }
 
     /// <summary>The error for a refused request: wrong login, a login left to a helper, or none at all. Names the login's user and file, never its password.</summary>
     private EdgeImageException Denied(ImageReference image, string what, string status, RegistryLogin? login) => login switch
     {
+        { Credential.TokenOnly: true } => new EdgeImageException(
+            $"{image}: {what} answered {status} to the identity token for {login.Key} from {login.File}",
+            $"The token has expired or been revoked, or its user may not pull {image.Registry}/{image.Repository}: log in again (`skopeo login --authfile {login.File} {image.Registry}`, or `docker login {image.Registry}`)."),
         { Credential: { } credential } => new EdgeImageException(
             $"{image}: {what} answered {status} to the login of user '{credential.Username}' for {login.Key} from {login.File}",
             $"The registry rejects that login, or the user may not pull {image.Registry}/{image.Repository}: check the password and log in again (`skopeo login --authfile {login.File} {image.Registry}`)."),

@@ -8,6 +8,7 @@ public sealed class RegistryAuthFileTests : IDisposable
 {
     private const string Digest = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     private const string Password = "pa:ss-w0rd-SECRET";
+    private const string IdentityToken = "eyJhbGciOi.identity-SECRET";
 
     private readonly string _dir = Directory.CreateTempSubdirectory("eig-regauth-").FullName;
 
@@ -30,6 +31,40 @@ public sealed class RegistryAuthFileTests : IDisposable
         var file = Parse($$"""{"auths": {"registry.example": {"username": "fleet", "password": "{{Password}}"} } }""");
 
         Assert.Equal(new RegistryCredential("fleet", Password), file.Find(Image("registry.example/app"))!.Credential);
+    }
+
+    [Fact]
+    public void Identity_token_is_read_with_the_placeholder_login_docker_writes_next_to_it()
+    {
+        var file = Parse($$"""
+            {"auths": {"fleet.azurecr.io": {"auth": "{{Base64("00000000-0000-0000-0000-000000000000:")}}", "identitytoken": "{{IdentityToken}}"} } }
+            """);
+
+        var credential = file.Find(Image("fleet.azurecr.io/app"))!.Credential!;
+
+        Assert.Equal(new RegistryCredential("00000000-0000-0000-0000-000000000000", "", IdentityToken), credential);
+        Assert.True(credential.TokenOnly);
+    }
+
+    [Fact]
+    public void Identity_token_without_auth_is_a_login_and_with_a_password_is_not_token_only()
+    {
+        var file = Parse($$"""
+            {"auths": {
+              "token.example": {"identitytoken": "{{IdentityToken}}"},
+              "both.example": {"auth": "{{Base64($"fleet:{Password}")}}", "identitytoken": "{{IdentityToken}}"},
+              "empty.example": {"identitytoken": ""}
+            } }
+            """);
+
+        var tokenOnly = file.Find(Image("token.example/app"))!.Credential!;
+        var both = file.Find(Image("both.example/app"))!.Credential!;
+
+        Assert.Equal(new RegistryCredential("", "", IdentityToken), tokenOnly);
+        Assert.True(tokenOnly.TokenOnly);
+        Assert.Equal(new RegistryCredential("fleet", Password, IdentityToken), both);
+        Assert.False(both.TokenOnly);
+        Assert.Null(file.Find(Image("empty.example/app")));
     }
 
     [Theory]
@@ -84,6 +119,15 @@ public sealed class RegistryAuthFileTests : IDisposable
         Assert.Equal(Base64($"fleet:{Password}"), credential.Basic);
     }
 
+    [Fact]
+    public void Credential_text_form_hides_the_identity_token()
+    {
+        var text = new RegistryCredential("00000000-0000-0000-0000-000000000000", "", IdentityToken).ToString();
+
+        Assert.DoesNotContain("SECRET", text);
+        Assert.Equal("00000000-0000-0000-0000-000000000000:(password and identity token hidden)", text);
+    }
+
     [Theory]
     [InlineData("{\"auths\": {\"r.example\": {\"auth\": \"" + Password + "\"}", 1, 54)]
     [InlineData("{\n  \"auths\": {\n    \"r.example\": {\"auth\": x" + Password + "}\n  }\n}", 3, 27)]
@@ -104,6 +148,7 @@ public sealed class RegistryAuthFileTests : IDisposable
     [InlineData("""{"auths": {"r.example": {"auth": "not base64 SECRET"}}}""", "auths.\"r.example\".auth is not base64 of USER:PASSWORD")]
     [InlineData("""{"auths": {"r.example": {"auth": "U0VDUkVU"}}}""", "auths.\"r.example\".auth does not decode to USER:PASSWORD")]
     [InlineData("""{"credHelpers": {"r.example": true}}""", "credHelpers.\"r.example\" is not a string")]
+    [InlineData("""{"auths": {"r.example": {"identitytoken": ["SECRET"]}}}""", "auths.\"r.example\".identitytoken is not a string")]
     [InlineData("""["SECRET"]""", "is not a JSON object")]
     public void Wrong_shapes_are_errors_naming_the_file_and_the_entry_without_its_value(string json, string problem)
     {
@@ -158,6 +203,49 @@ public sealed class RegistryAuthFileTests : IDisposable
         Assert.Equal("from-home", User(fromHome));
         Assert.Equal("from-docker-config", User(fromDockerConfig));
         Assert.Equal(dockerConfig, fromDockerConfig.Paths[^1]);
+    }
+
+    [Fact]
+    public void Legacy_dockercfg_in_home_is_read_only_when_docker_has_no_config_json()
+    {
+        var legacy = Write("home/.dockercfg", $$"""
+            {"https://registry.example": {"auth": "{{Base64("from-dockercfg:pw")}}", "email": "fleet@example.org"},
+             "https://index.docker.io/v1/": {"auth": "{{Base64("hub-user:pw")}}", "email": ""} }
+            """);
+        var runtime = Write("run/containers/auth.json", """{"auths": {}}""");
+        var variables = new Dictionary<string, string> { ["HOME"] = Path.Combine(_dir, "home"), ["XDG_RUNTIME_DIR"] = Path.Combine(_dir, "run") };
+
+        var withoutConfig = RegistryAuth.Locate(null, Environment(variables));
+        variables["DOCKER_CONFIG"] = Path.Combine(_dir, "empty-docker-dir");
+        var withEmptyDockerConfig = RegistryAuth.Locate(null, Environment(variables));
+        var dockerConfig = Login("empty-docker-dir/config.json", "from-docker-config");
+        var withDockerConfig = RegistryAuth.Locate(null, Environment(variables));
+        variables.Remove("DOCKER_CONFIG");
+        var home = Login("home/.docker/config.json", "from-home");
+        var withHomeConfig = RegistryAuth.Locate(null, Environment(variables));
+
+        Assert.Equal([runtime, legacy], withoutConfig.Paths);
+        Assert.Equal("from-dockercfg", User(withoutConfig));
+        Assert.Equal("hub-user", withoutConfig.Find(Image("nginx"))!.Credential!.Username);
+        Assert.Equal([runtime, legacy], withEmptyDockerConfig.Paths);
+        Assert.Equal([runtime, dockerConfig], withDockerConfig.Paths);
+        Assert.Equal([runtime, home], withHomeConfig.Paths);
+        Assert.Equal("from-home", User(withHomeConfig));
+    }
+
+    [Theory]
+    [InlineData("{\n  \"https://index.docker.io/v1/\": {\"auth\": SECRET}\n}", "2:43: not valid JSON")]
+    [InlineData("""{"r.example": "SECRET"}""", " \"r.example\" is not an object")]
+    public void Malformed_legacy_dockercfg_is_an_error_naming_the_file_and_the_place(string json, string problem)
+    {
+        var path = Write("home/.dockercfg", json);
+
+        var logins = RegistryAuth.Locate(null, Environment(new() { ["HOME"] = Path.Combine(_dir, "home") }));
+
+        var error = Assert.Throws<EdgeImageException>(() => logins.Find(Image("registry.example/app")));
+        Assert.StartsWith($"{path}:{problem}", error.Message);
+        Assert.Contains($"skopeo login --authfile {path}", error.Hint);
+        Assert.DoesNotContain("SECRET", error.Message + error.Hint);
     }
 
     [Fact]

@@ -11,7 +11,8 @@ namespace EdgeImage.Tests.Oci;
 /// The registry client's logins against a loopback HTTP server double, PrivateRegistryDouble, that
 /// answers like a private registry: repositories under basic/ challenge with `Basic realm` (an
 /// htpasswd registry), those under bearer/ with `Bearer realm` whose token endpoint wants the login
-/// as Basic auth, and redirect/ sends blobs elsewhere, to a second server (StorageDouble, another
+/// as Basic auth (and answers a POST with 404, as token services without OAuth2 do), those under
+/// oauth/ with a realm that takes only OAuth2's refresh-token grant, and redirect/ sends blobs elsewhere, to a second server (StorageDouble, another
 /// port: another host as far as origins go) or to a path of its own. What a loopback server cannot
 /// be (a registry on another machine, an https one) is a RecordingHandlerDouble under HttpClient.
 /// </summary>
@@ -22,6 +23,8 @@ public sealed class RegistryLoginTests : IDisposable
     private static readonly string GoodBasic = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{User}:{Password}"));
     private static readonly byte[] Manifest = Encoding.UTF8.GetBytes("""{"schemaVersion":2,"layers":[]}""");
     private static readonly string ManifestDigest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Manifest));
+    private const string IdentityToken = "id/token+SECRET==";
+    private const string AzurePlaceholderUser = "00000000-0000-0000-0000-000000000000";
 
     private readonly string _dir = Directory.CreateTempSubdirectory("eig-reglogin-").FullName;
     private readonly ConcurrentQueue<string> _requests = new();
@@ -170,6 +173,108 @@ public sealed class RegistryLoginTests : IDisposable
         Assert.Single(handler.Requests);
     }
 
+    [Fact]
+    public async Task Identity_token_is_posted_as_an_oauth2_refresh_token_grant_to_the_realm_and_the_access_token_is_used()
+    {
+        var image = Image("oauth/app");
+
+        using var response = await Client(IdentityTokenLogin(AzurePlaceholderUser + ":")).GetManifestAsync(image, ManifestDigest, default);
+
+        Assert.Equal(Manifest, await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal(
+            [
+                $"registry GET /v2/oauth/app/manifests/{ManifestDigest} auth=",
+                "registry POST /oauth2/token auth= type=application/x-www-form-urlencoded body=grant_type=refresh_token&service=test-registry"
+                + "&scope=repository%3Aoauth%2Fapp%3Apull+repository%3Aoauth%2Fbase%3Apull&client_id=edgeimage&refresh_token=id%2Ftoken%2BSECRET%3D%3D",
+                $"registry GET /v2/oauth/app/manifests/{ManifestDigest} auth=Bearer oauth-access-token",
+            ],
+            _requests.ToArray());
+    }
+
+    [Fact]
+    public async Task Rejected_identity_token_is_an_error_naming_key_and_file_but_not_the_token()
+    {
+        var auth = IdentityTokenLogin(null, token: "expired-SECRET");
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() => Client(auth).GetManifestAsync(Image("oauth/app"), ManifestDigest, default));
+
+        Assert.Contains($"token endpoint http://127.0.0.1:{_registry.Port}/oauth2/token answered 401 Unauthorized to the identity token for 127.0.0.1:{_registry.Port} from {auth.Paths[0]}", error.Message);
+        Assert.DoesNotContain("SECRET", error.Message + error.Hint);
+        Assert.Equal(2, _requests.Count);
+    }
+
+    [Fact]
+    public async Task Token_service_without_oauth2_is_an_error_for_an_identity_token_alone_saying_how_to_log_in()
+    {
+        var auth = IdentityTokenLogin(AzurePlaceholderUser + ":");
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() => Client(auth).GetManifestAsync(Image("bearer/app"), ManifestDigest, default));
+
+        Assert.Contains($"token endpoint http://127.0.0.1:{_registry.Port}/token answered 404 Not Found to the OAuth2 request for the identity token for 127.0.0.1:{_registry.Port} from {auth.Paths[0]}", error.Message);
+        Assert.Contains($"skopeo login --authfile {auth.Paths[0]} 127.0.0.1:{_registry.Port}", error.Hint);
+        Assert.DoesNotContain("SECRET", error.Message + error.Hint);
+        Assert.Equal(2, _requests.Count);
+        Assert.StartsWith("registry POST /token auth= ", _requests.Last());
+    }
+
+    [Fact]
+    public async Task Token_service_without_oauth2_gets_the_password_next_to_the_identity_token_as_basic_auth()
+    {
+        using var response = await Client(IdentityTokenLogin($"{User}:{Password}")).GetManifestAsync(Image("bearer/app"), ManifestDigest, default);
+
+        Assert.Equal(Manifest, await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal(
+            [
+                $"registry GET /v2/bearer/app/manifests/{ManifestDigest} auth=",
+                $"registry POST /token auth= type=application/x-www-form-urlencoded body=grant_type=refresh_token&service=test-registry&scope=repository%3Abearer%2Fapp%3Apull&client_id=edgeimage&refresh_token=id%2Ftoken%2BSECRET%3D%3D",
+                $"registry GET /token?service=test-registry&scope=repository%3Abearer%2Fapp%3Apull auth={GoodBasic}",
+                $"registry GET /v2/bearer/app/manifests/{ManifestDigest} auth=Bearer token-for-{User}",
+            ],
+            _requests.ToArray());
+    }
+
+    [Fact]
+    public async Task Identity_token_alone_is_not_offered_to_a_basic_challenge()
+    {
+        var auth = IdentityTokenLogin(null);
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() => Client(auth).GetManifestAsync(Image("basic/app"), ManifestDigest, default));
+
+        Assert.Contains($"the login for 127.0.0.1:{_registry.Port} in {auth.Paths[0]} is only an identity token", error.Message);
+        Assert.Single(_requests);
+    }
+
+    [Fact]
+    public async Task Identity_token_is_not_sent_to_a_plain_http_realm_on_another_machine()
+    {
+        var handler = new RecordingHandlerDouble(_ => Challenge("Bearer realm=\"http://auth.example/token\",service=\"registry.example\""));
+        using var http = new HttpClient(handler);
+        var client = new RegistryClient(http, null, IdentityTokenLoginFor("registry.example", null));
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            client.GetManifestAsync(ImageReference.Parse($"registry.example/app@{ManifestDigest}"), ManifestDigest, default));
+
+        Assert.Contains("wants a token from http://auth.example/token", error.Message);
+        Assert.Equal(["GET https://registry.example/v2/app/manifests/" + ManifestDigest + " auth="], handler.Requests);
+    }
+
+    [Fact]
+    public async Task Identity_token_post_is_not_repeated_where_the_realm_redirects()
+    {
+        var handler = new RecordingHandlerDouble(request => request.RequestUri!.Host == "registry.example"
+            ? Challenge("Bearer realm=\"https://auth.example/token\",service=\"registry.example\"")
+            : new HttpResponseMessage(HttpStatusCode.TemporaryRedirect) { Headers = { Location = new Uri("https://elsewhere.example/token") } });
+        using var http = new HttpClient(handler);
+        var client = new RegistryClient(http, null, IdentityTokenLoginFor("registry.example", null));
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            client.GetManifestAsync(ImageReference.Parse($"registry.example/app@{ManifestDigest}"), ManifestDigest, default));
+
+        Assert.Contains("token endpoint https://auth.example/token answered 307 Temporary Redirect", error.Message);
+        Assert.Equal(["GET https://registry.example/v2/app/manifests/" + ManifestDigest + " auth=", "POST https://auth.example/token auth="], handler.Requests);
+        Assert.DoesNotContain("SECRET", error.Message + error.Hint);
+    }
+
     public void Dispose()
     {
         _http.Dispose();
@@ -192,6 +297,17 @@ public sealed class RegistryLoginTests : IDisposable
         return RegistryAuth.Locate(path, _ => null);
     }
 
+    /// <param name="auth">What "auth" decodes to (docker writes the placeholder user and an empty password next to the token), or null for no "auth".</param>
+    private RegistryAuth IdentityTokenLogin(string? auth, string token = IdentityToken) => IdentityTokenLoginFor($"127.0.0.1:{_registry.Port}", auth, token);
+
+    private RegistryAuth IdentityTokenLoginFor(string registry, string? auth, string token = IdentityToken)
+    {
+        var path = Path.Combine(_dir, "config.json");
+        var field = auth is null ? "" : $"\"auth\": \"{Convert.ToBase64String(Encoding.UTF8.GetBytes(auth))}\", ";
+        File.WriteAllText(path, $$"""{"auths": {"{{registry}}": { {{field}}"identitytoken": "{{token}}"} } }""");
+        return RegistryAuth.Locate(path, _ => null);
+    }
+
     private static HttpResponseMessage Challenge(string header)
     {
         var response = new HttpResponseMessage(HttpStatusCode.Unauthorized);
@@ -203,18 +319,34 @@ public sealed class RegistryLoginTests : IDisposable
     {
         var auth = request.Headers["Authorization"] ?? "";
         var url = request.Url!;
-        _requests.Enqueue($"registry {request.HttpMethod} {url.PathAndQuery} auth={auth}");
+        var form = request.HttpMethod == "POST" ? new StreamReader(request.InputStream).ReadToEnd() : null;
+        _requests.Enqueue($"registry {request.HttpMethod} {url.PathAndQuery} auth={auth}" + (form is null ? "" : $" type={request.ContentType} body={form}"));
+        if (url.AbsolutePath == "/oauth2/token")
+        {
+            var fields = System.Web.HttpUtility.ParseQueryString(form ?? "");
+            var good = fields["grant_type"] == "refresh_token" && fields["refresh_token"] == IdentityToken;
+            response.StatusCode = good ? 200 : 401;
+            return Encoding.UTF8.GetBytes(good ? """{"access_token":"oauth-access-token"}""" : "{}");
+        }
+        if (url.AbsolutePath == "/token" && form is not null)
+        {
+            response.StatusCode = 404;
+            return [];
+        }
         if (url.AbsolutePath == "/token")
         {
             response.StatusCode = auth == GoodBasic ? 200 : 401;
             return Encoding.UTF8.GetBytes(auth == GoodBasic ? $$"""{"token":"token-for-{{User}}"}""" : "{}");
         }
         var bearer = url.AbsolutePath.StartsWith("/v2/bearer/", StringComparison.Ordinal);
-        if (auth != (bearer ? $"Bearer token-for-{User}" : GoodBasic))
+        var oauth = url.AbsolutePath.StartsWith("/v2/oauth/", StringComparison.Ordinal);
+        if (auth != (bearer ? $"Bearer token-for-{User}" : oauth ? "Bearer oauth-access-token" : GoodBasic))
         {
             response.StatusCode = 401;
             response.AddHeader("WWW-Authenticate", bearer
                 ? $"Bearer realm=\"http://127.0.0.1:{_registry.Port}/token\",service=\"test-registry\",scope=\"repository:bearer/app:pull\""
+                : oauth
+                ? $"Bearer realm=\"http://127.0.0.1:{_registry.Port}/oauth2/token\",service=\"test-registry\",scope=\"repository:oauth/app:pull repository:oauth/base:pull\""
                 : "Basic realm=\"test-registry\"");
             return [];
         }
