@@ -12,6 +12,7 @@ public sealed class LoopbackHttpServerDouble : IDisposable
     private readonly HttpListener _listener;
     private readonly Func<HttpListenerRequest, HttpListenerResponse, byte[]> _respond;
     private readonly Task _serving;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="path">The path prefix served, such as "/debian/"; requests outside it get 404 from HttpListener.</param>
     public LoopbackHttpServerDouble(Func<HttpListenerRequest, HttpListenerResponse, byte[]> respond, string path = "/")
@@ -49,6 +50,10 @@ public sealed class LoopbackHttpServerDouble : IDisposable
 
     public void Dispose()
     {
+        // The serving loop ends on this signal, not on the listener's close: on Linux a
+        // GetContextAsync that begins while Close runs is never completed, and waiting for it
+        // hung a whole test run (seen in CI).
+        _stopped.TrySetResult();
         // Close alone: after Stop, the managed HttpListener's Close binds the port once more to
         // unregister it, which fails when another process has taken the port in the meantime.
         _listener.Close();
@@ -58,20 +63,27 @@ public sealed class LoopbackHttpServerDouble : IDisposable
         }
         catch (AggregateException)
         {
-            // GetContextAsync throws once the listener is closed; that ends the loop.
+            // A request in flight fails on the closed listener, or the test's handler threw: the loop is over either way.
         }
     }
 
     private async Task Serve()
     {
-        while (_listener.IsListening)
+        while (!_stopped.Task.IsCompleted)
         {
             HttpListenerContext context;
             try
             {
-                context = await _listener.GetContextAsync();
+                var next = _listener.GetContextAsync();
+                if (await Task.WhenAny(next, _stopped.Task) != next)
+                {
+                    // Observed, so an exception from the abandoned call is not reported as unobserved.
+                    _ = next.ContinueWith(t => t.Exception, TaskScheduler.Default);
+                    return;
+                }
+                context = await next;
             }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
             {
                 return;
             }
