@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
 namespace EdgeImage.IntegrationTests.Image;
@@ -33,6 +34,18 @@ public sealed class BootTests(ImageBootsFixture boots, ITestOutputHelper output)
         Assert.Contains("multi-user.target", boot.Console);
         Assert.IsType<BootCheck>(boot.Check).AssertFirstBootState();
         AssertPoweredOff(boot);
+    }
+
+    [Fact]
+    public void The_initramfs_init_runs_without_a_shell_error_on_any_boot()
+    {
+        // busybox sh reports its own errors as "/init: line N: ..."; init's messages all carry
+        // the edgeimage-initrd prefix, so any such line is a defect of the script, not the disk.
+        foreach (var boot in new[] { boots.First, boots.Second, boots.Grown }.OfType<DiskBoot>())
+        {
+            var errors = Regex.Matches(boot.Console, @"^.*/init: line \d+:.*$", RegexOptions.Multiline).Select(m => m.Value.Trim()).ToList();
+            Assert.True(errors.Count == 0, $"{boot.Disk}: init printed shell errors:\n{string.Join('\n', errors)}");
+        }
     }
 
     [Fact]
