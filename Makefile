@@ -50,6 +50,10 @@ test-boards: build
 unit: build
 	dotnet test tests/EdgeImage.Tests -c $(CONFIG) --no-build
 
+# The integration tests alone (real packages, image builds, QEMU boots), without the bench measurement.
+integration: build
+	dotnet test tests/EdgeImage.IntegrationTests -c $(CONFIG) --no-build --filter "Category!=bench"
+
 # Builds the default image, boots it in QEMU until the serial login prompt appears (systemd stops
 # printing its own status lines once a getty owns the console), then stops QEMU.
 # K0S_FLAGS: --no-k0s by default, because the k0s release lives on GitHub, which this build host may

@@ -26,15 +26,24 @@ grace=${EDGEIMAGE_TEST_EXIT_GRACE:-180}
 # Each test project's built assembly runs in a vstest of its own, the projects side by side. Not
 # `dotnet test EdgeImage.sln`: its MSBuild task waits for the end of vstest's output, which any
 # process that inherited it can hold open after the run is over.
-names=() pids=()
-for csproj in $(grep -l 'Microsoft.NET.Test.Sdk' tests/*/*.csproj | sort); do
+# Every assembly is checked before any run starts: a missing one must not leave the others running.
+projects=$(grep -l 'Microsoft.NET.Test.Sdk' tests/*/*.csproj | sort)
+for csproj in $projects; do
   name=$(basename "$csproj" .csproj)
   dll=$(dirname "$csproj")/bin/$config/net10.0/$name.dll
   if [ ! -f "$dll" ]; then
     echo "error: $dll is missing" >&2
     echo "hint: build the solution first: make build CONFIG=$config" >&2
+    rm -rf "$results"
     exit 2
   fi
+done
+names=() pids=()
+trap 'for pid in "${pids[@]}"; do kill -TERM -- -"$pid" 2>/dev/null; done; rm -rf "$results"' EXIT
+trap 'exit 130' INT TERM
+for csproj in $projects; do
+  name=$(basename "$csproj" .csproj)
+  dll=$(dirname "$csproj")/bin/$config/net10.0/$name.dll
   mkdir -p "$results/$name"
   # A session of its own, so its whole tree (vstest, test host, the tools they start) can be stopped at once.
   setsid dotnet test "$dll" ${filter:+--filter "$filter"} \
@@ -42,8 +51,6 @@ for csproj in $(grep -l 'Microsoft.NET.Test.Sdk' tests/*/*.csproj | sort); do
     --logger "trx" --results-directory "$results/$name" --logger "console;verbosity=normal" &
   names+=("$name") pids+=($!)
 done
-trap 'for pid in "${pids[@]}"; do kill -TERM -- -"$pid" 2>/dev/null; done; rm -rf "$results"' EXIT
-trap 'exit 130' INT TERM
 
 status=0
 for i in "${!pids[@]}"; do

@@ -28,11 +28,11 @@ internal static class BuildOptions
         Description = "Download cache (default: $EDGEIMAGE_CACHE, else $XDG_CACHE_HOME/edgeimage, else ~/.cache/edgeimage).",
     };
 
-    public static readonly Option<int> Jobs = new("--jobs", "-j")
+    public static readonly Option<int> Jobs = new Option<int>("--jobs", "-j")
     {
         Description = "Parallel downloads.",
         DefaultValueFactory = _ => 4,
-    };
+    }.Positive();
 
     public static void AddTo(Command command)
     {
@@ -64,7 +64,7 @@ internal static class BuildOptions
             VerificationTime = epoch >= 0 ? DateTimeOffset.FromUnixTimeSeconds(epoch) : DateTimeOffset.UtcNow,
             Log = log,
             Offline = parse.GetValue(Offline),
-            MaxParallelDownloads = Math.Max(1, parse.GetValue(Jobs)),
+            MaxParallelDownloads = parse.GetValue(Jobs),
             Cancellation = cancellation,
         };
     }

@@ -4,7 +4,7 @@ using EdgeImage.Cli;
 using EdgeImage.Cli.Commands;
 
 var root = new RootCommand("""
-    EdgeImage builds immutable, signed Linux disk images for edge and IoT fleets from Debian packages,
+    EdgeImage builds immutable Linux disk images for edge and IoT fleets from Debian packages,
     without root. Start with `edgeimage profiles list`, then `edgeimage build --profile NAME`
     and `edgeimage qemu out/NAME/edge.img`.
     """);
@@ -18,6 +18,22 @@ root.Subcommands.Add(SeedCommand.Create());
 
 var parsed = root.Parse(args);
 var verbose = parsed.GetValue(GlobalOptions.Verbose);
+// A mistake on the command line is a usage error (exit 2), told like every other error, with the
+// command whose --help lists what it takes; nothing has run yet.
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors)
+    {
+        Console.Error.WriteLine($"error: {error.Message}");
+    }
+    var path = new List<string>();
+    for (var result = parsed.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+    {
+        path.Insert(0, result.Command.Name);
+    }
+    Console.Error.WriteLine($"hint: `{string.Join(' ', path)} --help` lists the commands and options");
+    return ExitCodes.Usage;
+}
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {

@@ -215,8 +215,9 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
         Boards.TryGetValue(profile.Board, out var board)
             ? board
             : throw new EdgeImageException(
-                $"board '{profile.Board}' of {profile.Name} has no disk image backend yet",
-                $"`edgeimage rootfs --profile {profile.Name}` composes its root file system; disk images are built for: {string.Join(", ", Boards.Keys)}");
+                $"{profile.Locate("board")}: board '{profile.Board}' has no disk image backend",
+                $"set `board:` to one of {string.Join(", ", Boards.Keys.Order(StringComparer.Ordinal))}; `edgeimage rootfs --profile {profile.Name}` composes the root file system of any board",
+                ExitCodes.InvalidProfile);
 
     /// <summary>
     /// Units Debian's packages start on every machine that an immutable image has no use for, masked

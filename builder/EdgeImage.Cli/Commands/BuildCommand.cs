@@ -44,9 +44,10 @@ internal static class BuildCommand
             HelpName = "file",
         };
         var command = new Command("build", """
-            Build a bootable, immutable disk image for a profile: GPT with an ESP (systemd-boot, A/B entries
-            with boot counting), read-only squashfs root slots A and B, and a data partition that holds /etc
-            and /var changes, created and grown on first boot. Needs no root.
+            Build a bootable, immutable disk image for a profile: a boot partition (on UEFI boards a GPT ESP
+            with systemd-boot, on the Raspberry Pi an MBR FAT with U-Boot's boot.scr; A/B entries with boot
+            counting), read-only squashfs root slots A and B, and a data partition that holds /etc and /var
+            changes, created and grown on first boot. Needs no root.
             """);
         BuildOptions.AddTo(command);
         command.Options.Add(output);

@@ -19,13 +19,13 @@ internal static class QemuCommand
         {
             Description = "Text the serial console must show; repeat for texts that must appear in order. Exit 0 when seen, 1 on timeout, kernel panic or QEMU exiting. Without it the console is attached to the terminal (Ctrl-A X quits).",
         };
-        var timeout = new Option<int?>("--timeout") { Description = $"Seconds before giving up (default {DefaultTimeoutSeconds} with --expect, none without)." };
+        var timeout = new Option<int?>("--timeout") { Description = $"Seconds before giving up (default {DefaultTimeoutSeconds} with --expect, none without)." }.Positive();
         var kernel = new Option<string?>("--kernel") { Description = "Boot this kernel (or U-Boot) directly instead of the board's firmware." };
         var initrd = new Option<string?>("--initrd") { Description = "Initramfs for --kernel." };
         var append = new Option<string?>("--append") { Description = "Kernel command line for --kernel (default: console=<the board's serial console>)." };
         var dtb = new Option<string?>("--dtb") { Description = "Device tree for --kernel (required by the Raspberry Pi boards)." };
-        var memory = new Option<int?>("--memory") { Description = "RAM in MiB (default: the board's)." };
-        var cpus = new Option<int?>("--smp") { Description = "Virtual CPUs (default: the board's; fixed on the Raspberry Pi models)." };
+        var memory = new Option<int?>("--memory") { Description = "RAM in MiB (default: the board's)." }.Positive();
+        var cpus = new Option<int?>("--smp") { Description = "Virtual CPUs (default: the board's; fixed on the Raspberry Pi models)." }.Positive();
         var forward = new Option<string[]>("--forward") { Description = "Host-to-guest forward in QEMU's hostfwd form, e.g. tcp:127.0.0.1:2222-:22; repeatable." };
         var guestForward = new Option<string[]>("--guest-forward")
         {

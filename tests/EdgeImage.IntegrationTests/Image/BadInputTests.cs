@@ -62,6 +62,26 @@ public sealed class BadInputTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_board_without_a_disk_backend_is_refused_at_its_profile_line_before_anything_is_downloaded()
+    {
+        var profile = Profile("no-board", "board: nope\n");
+        var cache = Directory.CreateDirectory(Path.Combine(_work.FullName, "cache"));
+
+        var result = await BuildAsync(profile, [], new()
+        {
+            ["EDGEIMAGE_MIRROR"] = UnreachableMirror,
+            ["EDGEIMAGE_CACHE"] = cache.FullName,
+        });
+
+        Assert.Equal(ExitCodes.InvalidProfile, result.ExitCode);
+        Assert.Contains($"error: {profile}:3:", result.Stderr);
+        Assert.Contains("board 'nope' has no disk image backend", result.Stderr);
+        Assert.Contains("hint: set `board:` to one of generic-efi, rpi-armv7, rpi4-aarch64", result.Stderr);
+        Assert.Empty(cache.EnumerateFileSystemInfos());
+        AssertNothingLeftBehind("no-board");
+    }
+
+    [Fact]
     public async Task An_unknown_compression_is_refused_before_anything_is_downloaded()
     {
         var cache = Directory.CreateDirectory(Path.Combine(_work.FullName, "cache"));

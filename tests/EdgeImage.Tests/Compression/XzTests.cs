@@ -28,11 +28,9 @@ public class XzTests
     [Fact]
     public void The_system_liblzma_decodes_where_Debian_installs_it()
     {
-        if (!new[] { "/usr/lib/x86_64-linux-gnu/liblzma.so.5", "/usr/lib/aarch64-linux-gnu/liblzma.so.5" }.Any(File.Exists))
-        {
-            return;
-        }
-        Assert.True(Xz.IsNative);
+        // make deps installs liblzma5 on every host the suite runs on; its absence is a failure to
+        // report, not a reason to pass without asserting anything.
+        Assert.True(Xz.IsNative, "the system liblzma (liblzma.so.5) was not found; install the Debian package liblzma5");
         Assert.Equal("LibLzmaStream", Xz.Decompress(new MemoryStream(), preferNative: true).GetType().Name);
     }
 
