@@ -94,6 +94,9 @@ public sealed class HostTools(IReadOnlyList<string>? searchPath = null)
             .WithEnvironmentVariables(env =>
             {
                 env.Set("LC_ALL", "C");
+                // Tools that store local time (mtools writes FAT directory entries in it) must not
+                // make an image depend on the build host's time zone.
+                env.Set("TZ", "UTC");
                 foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
                 {
                     env.Set(name, value);

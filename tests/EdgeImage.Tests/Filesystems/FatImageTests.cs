@@ -4,6 +4,7 @@ using EdgeImage.Tools;
 
 namespace EdgeImage.Tests.Filesystems;
 
+[Collection(ProcessEnvironmentCollection.Name)]
 public sealed class FatImageTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("edgeimage-fat-").FullName;
@@ -37,6 +38,27 @@ public sealed class FatImageTests : IDisposable
     }
 
     [Fact]
+    public async Task The_build_hosts_time_zone_does_not_reach_the_image()
+    {
+        // mtools writes FAT timestamps in local time: a builder in Tokyo and one in UTC must still
+        // write the same bytes.
+        var before = Environment.GetEnvironmentVariable("TZ");
+        try
+        {
+            Environment.SetEnvironmentVariable("TZ", "Asia/Tokyo");
+            var tokyo = await WriteAsync("tokyo.img");
+            Environment.SetEnvironmentVariable("TZ", "UTC");
+            var utc = await WriteAsync("utc.img");
+
+            Assert.Equal(File.ReadAllBytes(utc), File.ReadAllBytes(tokyo));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("TZ", before);
+        }
+    }
+
+    [Fact]
     public async Task The_image_is_clean_for_fsck_and_holds_the_files_with_clamped_times_and_seeded_serial()
     {
         var image = await WriteAsync("c.img");
@@ -62,4 +84,11 @@ public sealed class FatImageTests : IDisposable
         Assert.Contains("partitions.boot", e.Hint);
         Assert.False(File.Exists(image));
     }
+}
+
+/// <summary>Tests that change this process's environment (which the tools it starts inherit) run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessEnvironmentCollection
+{
+    public const string Name = "process environment";
 }
