@@ -11,7 +11,12 @@ public sealed record SlotBootFiles(string Slot, byte[] Kernel, byte[] Initramfs)
 /// own kernel and initramfs on the ESP (an OTA update replaces a slot's root and its kernel
 /// together) and a Boot Loader Specification entry named with a boot counter ("+3"): systemd-boot
 /// decrements it on every attempt, systemd-bless-boot drops it once the system came up, and an
-/// entry whose counter reached zero is tried last, which is how a bad update falls back.
+/// entry whose counter reached zero is sorted last, which is how a bad update falls back.
+/// loader.conf names no `default`: systemd-boot matches a default pattern against the entries
+/// without looking at their counters (systemd 257, config_select_default_entry), so `default edge-a*`
+/// would boot an exhausted slot A for ever. Without one it boots the first entry in its sort order,
+/// where exhausted entries come last and otherwise the lower sort-key wins: slot A ("edge-a") on a
+/// new image. Switching slots means giving the other entry the lower sort-key.
 /// </summary>
 public static class SystemdBoot
 {
@@ -42,7 +47,7 @@ public static class SystemdBoot
             // what a freshly flashed disk or a QEMU run has.
             new($"/EFI/BOOT/BOOT{suffix.ToUpperInvariant()}.EFI", loader),
             new($"/EFI/systemd/systemd-boot{suffix}.efi", loader),
-            new("/loader/loader.conf", Text(LoaderConf(slots[0].Slot))),
+            new("/loader/loader.conf", Text(LoaderConf)),
         };
         foreach (var slot in slots)
         {
@@ -55,9 +60,9 @@ public static class SystemdBoot
 
     public static string EntryName(string slot) => $"edge-{slot}+{BootTries}.conf";
 
-    public static string LoaderConf(string defaultSlot) => $"""
-        # EdgeImage: boot the default slot at once; entries whose boot counter ran out are tried last.
-        default edge-{defaultSlot}*
+    public static string LoaderConf => """
+        # EdgeImage: boot the first entry at once. Entries are ordered by sort-key, those whose boot
+        # counter ran out last; no `default`, which would pin a slot even after its tries ran out.
         timeout 0
         editor no
         console-mode keep

@@ -165,6 +165,8 @@ public sealed class ResolverAgreesWithAptOnSmallIndexesTests(ITestOutputHelper o
         var e = Assert.Throws<EdgeImageException>(() => resolver.Resolve(["a"]));
         Assert.Contains("a -> m -> none of Depends: x | x2", e.Message);
         Assert.Contains("y 1 (needed too) conflicts with x", e.Message);
+        // The way out the README gives: naming the alternative in the request resolves like apt.
+        Assert.Equal(apt.SimulateInstall(["a", "x2"]), resolver.Resolve(["a", "x2"]).Select(r => (r.Name, r.Version)).ToList());
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
