@@ -112,6 +112,8 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
         InitramfsResult initramfs;
         DiskResult? disk = null;
         double initramfsDone, diskDone;
+        var imagePath = Path.Combine(request.OutputDirectory, ImageName);
+        string imageTemporary;
         try
         {
             using var initramfsStream = new MemoryStream();
@@ -142,7 +144,8 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
                 Seed = new DiskSeed($"edgeimage/{profile.Name}/{context.SourceDateEpoch}"),
             };
             Directory.CreateDirectory(request.OutputDirectory);
-            await AtomicFile.WriteAsync(Path.Combine(request.OutputDirectory, ImageName), async stream =>
+            // Published together with its manifest at the end, never beside the previous build's.
+            imageTemporary = await AtomicFile.WriteUnpublishedAsync(imagePath, async stream =>
                 disk = await board.WriteDiskAsync(payload, stream, tools, overlapped));
             diskDone = alongside.Elapsed.TotalSeconds;
         }
@@ -156,35 +159,58 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
             }
             throw;
         }
-        var (rootSize, squashfsDone) = await root;
-        // The stages after "kernel modules" overlap: each is timed on its own and marked with how
-        // much of it ran alongside the squashfs compression.
-        stages.Add(new StageTiming("squashfs", squashfsDone));
-        stages.Add(new StageTiming("initramfs", initramfsDone, Overlapped: Math.Min(initramfsDone, squashfsDone)));
-        stages.Add(new StageTiming("disk", diskDone - initramfsDone, Overlapped: Math.Max(0, Math.Min(diskDone, squashfsDone) - initramfsDone)));
-        clock.Restart();
-
-        var manifest = new ImageManifest
+        try
         {
-            Profile = profile.Name,
-            Arch = profile.Arch,
-            Board = profile.Board,
-            Suite = profile.Suite,
-            SourceDateEpoch = context.SourceDateEpoch,
-            Kernel = kernel.Version,
-            Image = ImageName,
-            DiskSize = disk!.DiskSize,
-            DiskGuid = disk.DiskId,
-            Partitions = disk.Partitions,
-            Packages = composed.Packages.Select(p => new ManifestPackage(p.Name, p.Version, p.Architecture, p.Sha256)).ToList(),
-            Sizes = new ManifestSizes(kernelBytes.Length, initramfsBytes.Length, rootSize, kernelBytes.Length + initramfsBytes.Length + rootSize),
-            InitramfsModules = initramfs.Modules,
-            K0s = k0sManifest,
-        };
-        await AtomicFile.WriteAsync(Path.Combine(request.OutputDirectory, ManifestName), stream => JsonSerializer.SerializeAsync(stream, manifest, ManifestJson.Default.ImageManifest));
-        stages.Add(Stage("manifest", clock));
-        log.Info("stages: " + string.Join(", ", stages));
-        return manifest with { Stages = stages };
+            return await FinishAsync();
+        }
+        catch
+        {
+            File.Delete(imageTemporary);
+            throw;
+        }
+
+        async Task<ImageManifest> FinishAsync()
+        {
+            var (rootSize, squashfsDone) = await root;
+            // The stages after "kernel modules" overlap: each is timed on its own and marked with how
+            // much of it ran alongside the squashfs compression.
+            stages.Add(new StageTiming("squashfs", squashfsDone));
+            stages.Add(new StageTiming("initramfs", initramfsDone, Overlapped: Math.Min(initramfsDone, squashfsDone)));
+            stages.Add(new StageTiming("disk", diskDone - initramfsDone, Overlapped: Math.Max(0, Math.Min(diskDone, squashfsDone) - initramfsDone)));
+            clock.Restart();
+
+            var manifest = new ImageManifest
+            {
+                Profile = profile.Name,
+                Arch = profile.Arch,
+                Board = profile.Board,
+                Suite = profile.Suite,
+                SourceDateEpoch = context.SourceDateEpoch,
+                Kernel = kernel.Version,
+                Image = ImageName,
+                DiskSize = disk!.DiskSize,
+                DiskGuid = disk.DiskId,
+                Partitions = disk.Partitions,
+                Packages = composed.Packages.Select(p => new ManifestPackage(p.Name, p.Version, p.Architecture, p.Sha256)).ToList(),
+                Sizes = new ManifestSizes(kernelBytes.Length, initramfsBytes.Length, rootSize, kernelBytes.Length + initramfsBytes.Length + rootSize),
+                InitramfsModules = initramfs.Modules,
+                K0s = k0sManifest,
+            };
+            var manifestPath = Path.Combine(request.OutputDirectory, ManifestName);
+            var manifestTemporary = await AtomicFile.WriteUnpublishedAsync(manifestPath, stream => JsonSerializer.SerializeAsync(stream, manifest, ManifestJson.Default.ImageManifest));
+            try
+            {
+                AtomicFile.PublishTogether([(imageTemporary, imagePath), (manifestTemporary, manifestPath)]);
+            }
+            catch
+            {
+                File.Delete(manifestTemporary);
+                throw;
+            }
+            stages.Add(Stage("manifest", clock));
+            log.Info("stages: " + string.Join(", ", stages));
+            return manifest with { Stages = stages };
+        }
     }
 
     /// <summary>The root squashfs, checked to fit its slot; cancels the rest of the build when it fails.</summary>
