@@ -64,7 +64,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
 
         var signed = ctx.Offline
             ? ReadCachedRelease(cache, request, ctx.CacheDir)
-            : await FetchReleaseAsync(root, suiteDir, request, ctx.Cancellation);
+            : await FetchReleaseAsync(root, suiteDir, request, ctx);
         var release = Verify(signed, keyring, request, ctx);
         CheckOffers(release, request, signed.Source);
 
@@ -206,35 +206,43 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
     /// <summary>The Release as it came from the mirror or the cache, before verification.</summary>
     private sealed record SignedRelease(string Source, byte[]? InRelease, byte[]? Release, byte[]? ReleaseSignature);
 
-    private async Task<SignedRelease> FetchReleaseAsync(Uri root, string suiteDir, DebianSuiteRequest request, CancellationToken cancellation)
+    private async Task<SignedRelease> FetchReleaseAsync(Uri root, string suiteDir, DebianSuiteRequest request, BuildContext ctx)
     {
         var inReleaseUrl = Resolve(root, $"{suiteDir}/InRelease", suiteDir);
-        if (await FetchSmallAsync(inReleaseUrl, cancellation) is { } inRelease)
+        if (await FetchSmallAsync(inReleaseUrl, ctx) is { } inRelease)
         {
             return new SignedRelease(inReleaseUrl.ToString(), inRelease, null, null);
         }
         var releaseUrl = Resolve(root, $"{suiteDir}/Release", suiteDir);
-        var release = await FetchSmallAsync(releaseUrl, cancellation) ?? throw new EdgeImageException(
+        var release = await FetchSmallAsync(releaseUrl, ctx) ?? throw new EdgeImageException(
             $"suite '{request.Suite}' not found: the mirror has neither {inReleaseUrl} nor {releaseUrl}",
             "Check the suite name (the profile's 'suite:', e.g. trixie) and that the mirror URL points at the directory that holds dists/ and pool/.",
             ExitCodes.NotFound);
-        var signature = await FetchSmallAsync(Resolve(root, $"{suiteDir}/Release.gpg", suiteDir), cancellation) ?? throw new EdgeImageException(
+        var signature = await FetchSmallAsync(Resolve(root, $"{suiteDir}/Release.gpg", suiteDir), ctx) ?? throw new EdgeImageException(
             $"{releaseUrl} is not signed: there is no InRelease and no Release.gpg",
             "EdgeImage only builds from signed archives; pick a mirror that serves InRelease or Release.gpg.",
             ExitCodes.VerificationFailed);
         return new SignedRelease(releaseUrl.ToString(), null, release, signature);
     }
 
-    private async Task<byte[]?> FetchSmallAsync(Uri url, CancellationToken cancellation)
+    /// <summary>A Release file, fetched again when the transfer breaks off or stalls, as .debs are.</summary>
+    private async Task<byte[]?> FetchSmallAsync(Uri url, BuildContext ctx)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            return await ReadSmallAsync(url, cancellation);
-        }
-        catch (IOException e)
-        {
-            throw new EdgeImageException($"{url}: transfer failed: {e.Message}",
-                "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
+            try
+            {
+                return await ReadSmallAsync(url, ctx.Cancellation);
+            }
+            catch (IOException e) when (attempt < _retry.Attempts)
+            {
+                ctx.Log.Warn($"{url}: transfer broke off ({e.Message}); retrying");
+            }
+            catch (IOException e)
+            {
+                throw new EdgeImageException($"{url}: transfer failed {attempt} times: {e.Message}",
+                    "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 
 namespace EdgeImage.Packages;
@@ -25,9 +26,17 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
     })
     {
         // Responses are read as streams (ResponseHeadersRead), so this bounds the wait for the
-        // headers, not the transfer of a large .deb.
+        // headers, not the transfer of a large .deb; the body is bounded by IdleTimeout instead.
         Timeout = TimeSpan.FromSeconds(60),
     };
+
+    /// <summary>
+    /// How long a response body may go without a byte before the read fails with an IOException.
+    /// A mirror that stalls mid-transfer keeps the connection open without sending; without this
+    /// bound the read waits forever and the repository's retries and fallbacks never start. A whole
+    /// transfer is not bounded, because a large .deb over a slow link may rightly take long.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public MirrorFetcher()
     {
@@ -64,7 +73,7 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
                     throw new EdgeImageException($"{url}: the mirror answered {(int)response.StatusCode} {response.ReasonPhrase}",
                         "Check the mirror URL (--mirror, EDGEIMAGE_MIRROR or the profile's 'mirror:') or pick another mirror.");
                 }
-                return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellation));
+                return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellation), url, IdleTimeout);
             }
             catch (Exception e) when (IsTransient(e, cancellation) && attempt < Attempts)
             {
@@ -86,8 +95,11 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
     private static bool IsTransient(Exception e, CancellationToken cancellation) =>
         e is HttpRequestException || (e is TaskCanceledException && !cancellation.IsCancellationRequested);
 
-    /// <summary>Keeps the response alive for as long as its body is read.</summary>
-    private sealed class ResponseStream(HttpResponseMessage response, Stream body) : Stream
+    /// <summary>
+    /// Keeps the response alive for as long as its body is read, and fails a read that gets no byte
+    /// within the idle timeout (the timer starts again with every read).
+    /// </summary>
+    private sealed class ResponseStream(HttpResponseMessage response, Stream body, Uri url, TimeSpan idleTimeout) : Stream
     {
         public override bool CanRead => true;
         public override bool CanSeek => false;
@@ -95,13 +107,29 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-        public override int Read(byte[] buffer, int offset, int count) => body.Read(buffer, offset, count);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            body.ReadAsync(buffer, cancellationToken);
+        // The synchronous path goes through the bounded asynchronous one: the body stream offers no
+        // read timeout of its own.
+        public override int Read(byte[] buffer, int offset, int count) =>
+            ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            body.ReadAsync(buffer, offset, count, cancellationToken);
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            idle.CancelAfter(idleTimeout);
+            try
+            {
+                return await body.ReadAsync(buffer, idle.Token);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // An IOException like any other broken transfer, so the callers' retries and
+                // fallbacks (another attempt, by-hash, another compression) take over.
+                throw new IOException($"no data from {url} for {Seconds(idleTimeout)} s", e);
+            }
+        }
 
         public override void Flush() { }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
@@ -117,5 +145,7 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
             }
             base.Dispose(disposing);
         }
+
+        private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
     }
 }
