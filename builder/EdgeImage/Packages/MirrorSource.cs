@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace EdgeImage.Packages;
 
 /// <summary>The Debian mirror a build uses and where that choice came from, so the log can say why.</summary>
@@ -102,7 +104,7 @@ public sealed class MirrorDiscovery
     {
         foreach (var stanza in ControlParagraph.ParseAll(new StringReader(text)))
         {
-            if (string.Equals(stanza["Enabled"], "no", StringComparison.OrdinalIgnoreCase)
+            if (IsDisabled(stanza["Enabled"])
                 || !Words(stanza["Types"]).Contains("deb")
                 || !Words(stanza["Suites"]).Any(IsDebianSuite)
                 || !Words(stanza["Components"]).Contains("main"))
@@ -115,6 +117,27 @@ public sealed class MirrorDiscovery
             }
         }
     }
+
+    /// <summary>
+    /// apt reads Enabled: as a boolean (StringToBool): 0 and 1, or no/false/without/off/disable
+    /// against yes/true/with/on/enable in any case; anything else keeps the stanza enabled, as a
+    /// missing field does.
+    /// </summary>
+    private static bool IsDisabled(string? enabled)
+    {
+        var value = enabled?.Trim();
+        if (string.IsNullOrEmpty(value))
+        {
+            return false;
+        }
+        if (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
+        {
+            return number == 0;
+        }
+        return DisabledWords.Contains(value, StringComparer.OrdinalIgnoreCase);
+    }
+
+    private static readonly string[] DisabledWords = ["no", "false", "without", "off", "disable"];
 
     /// <summary>Lines like <c>deb [arch=amd64 signed-by=...] http://host/debian bookworm main</c>.</summary>
     private static IEnumerable<string> OneLineUris(string text)

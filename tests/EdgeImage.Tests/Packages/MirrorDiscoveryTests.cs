@@ -126,6 +126,50 @@ public sealed class MirrorDiscoveryTests : IDisposable
         Assert.Equal("http://second.example.invalid/debian", Discovery.Find(null, null).Url);
     }
 
+    [Theory]
+    [InlineData("no")]
+    [InlineData("false")]
+    [InlineData("FALSE")]
+    [InlineData("off")]
+    [InlineData("Off")]
+    [InlineData("0")]
+    [InlineData("without")]
+    [InlineData("disable")]
+    public void Enabled_is_read_as_apt_reads_a_boolean_so_every_false_spelling_disables(string value)
+    {
+        WriteSources("a.sources", $"""
+            Types: deb
+            URIs: http://disabled.example.invalid/debian
+            Suites: trixie
+            Components: main
+            Enabled: {value}
+            """);
+        WriteSources("b.list", "deb http://second.example.invalid/debian trixie main\n");
+
+        Assert.Equal("http://second.example.invalid/debian", Discovery.Find(null, null).Url);
+    }
+
+    [Theory]
+    [InlineData("yes")]
+    [InlineData("True")]
+    [InlineData("on")]
+    [InlineData("1")]
+    [InlineData("with")]
+    [InlineData("enable")]
+    public void Enabled_with_a_true_spelling_keeps_the_stanza(string value)
+    {
+        WriteSources("a.sources", $"""
+            Types: deb
+            URIs: http://enabled.example.invalid/debian
+            Suites: trixie
+            Components: main
+            Enabled: {value}
+            """);
+        WriteSources("b.list", "deb http://second.example.invalid/debian trixie main\n");
+
+        Assert.Equal("http://enabled.example.invalid/debian", Discovery.Find(null, null).Url);
+    }
+
     [Fact]
     public void No_mirror_anywhere_is_an_error_that_says_how_to_give_one()
     {
