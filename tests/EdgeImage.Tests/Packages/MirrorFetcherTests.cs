@@ -86,22 +86,24 @@ public sealed class MirrorFetcherTests : IDisposable
     public async Task A_slow_body_that_keeps_arriving_is_not_cut_off()
     {
         // The bound is on silence, not on the whole transfer: a large .deb over a slow link is fine.
+        // A byte every 0.1 s for 2.5 s against an idle timeout of 2 s: gaps far below the timeout
+        // (loopback delivery on a busy machine has hiccups of over half a second), the total above it.
         using var trickling = LoopbackHttpServerDouble.Streaming(async (context, stop) =>
         {
-            context.Response.ContentLength64 = 8;
-            for (var i = 0; i < 8; i++)
+            context.Response.ContentLength64 = 25;
+            for (var i = 0; i < 25; i++)
             {
                 await context.Response.OutputStream.WriteAsync("x"u8.ToArray(), stop);
                 await context.Response.OutputStream.FlushAsync(stop);
-                await Task.Delay(150, stop);
+                await Task.Delay(100, stop);
             }
             context.Response.Close();
         });
-        using var fetcher = new MirrorFetcher { IdleTimeout = TimeSpan.FromSeconds(0.6) };
+        using var fetcher = new MirrorFetcher { IdleTimeout = TimeSpan.FromSeconds(2) };
 
         await using var stream = await fetcher.OpenAsync(new Uri(trickling.Url + "slow"), default);
 
-        Assert.Equal("xxxxxxxx", await new StreamReader(stream!).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(new string('x', 25), await new StreamReader(stream!).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20)));
     }
 
     public void Dispose() => _mirror.Dispose();
