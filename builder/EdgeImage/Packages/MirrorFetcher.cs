@@ -56,7 +56,10 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
             HttpResponseMessage? response = null;
             try
             {
-                response = await _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellation);
+                // HttpClient ignores a URL's userinfo: its credentials go as Basic auth, as apt sends them.
+                var request = new HttpRequestMessage(HttpMethod.Get, url);
+                request.Headers.Authorization = UrlCredentials.BasicAuthorization(url);
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
                 if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone)
                 {
                     response.Dispose();
@@ -70,7 +73,7 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
                 }
                 if (!response.IsSuccessStatusCode)
                 {
-                    throw new EdgeImageException($"{url}: the mirror answered {(int)response.StatusCode} {response.ReasonPhrase}",
+                    throw new EdgeImageException($"{UrlCredentials.Redact(url)}: the mirror answered {(int)response.StatusCode} {response.ReasonPhrase}",
                         "Check the mirror URL (--mirror, EDGEIMAGE_MIRROR or the profile's 'mirror:') or pick another mirror.");
                 }
                 return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellation), url, IdleTimeout);
@@ -83,7 +86,7 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
             catch (Exception e) when (IsTransient(e, cancellation))
             {
                 response?.Dispose();
-                throw new EdgeImageException($"{url}: cannot reach the mirror: {e.Message}",
+                throw new EdgeImageException($"{UrlCredentials.Redact(url)}: cannot reach the mirror: {UrlCredentials.Redact(e.Message)}",
                     "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
             }
         }
@@ -127,7 +130,7 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
             {
                 // An IOException like any other broken transfer, so the callers' retries and
                 // fallbacks (another attempt, by-hash, another compression) take over.
-                throw new IOException($"no data from {url} for {Seconds(idleTimeout)} s", e);
+                throw new IOException($"no data from {UrlCredentials.Redact(url)} for {Seconds(idleTimeout)} s", e);
             }
         }
 

@@ -5,7 +5,8 @@ namespace EdgeImage.Packages;
 /// <summary>The Debian mirror a build uses and where that choice came from, so the log can say why.</summary>
 public sealed record MirrorSource(string Url, string Origin)
 {
-    public override string ToString() => $"{Url} (from {Origin})";
+    /// <summary>For the log: the URL without its password (the request uses <see cref="Url"/> as it is).</summary>
+    public override string ToString() => $"{UrlCredentials.Redact(Url)} (from {Origin})";
 }
 
 /// <summary>

@@ -194,6 +194,43 @@ public sealed class MirrorDiscoveryTests : IDisposable
         Assert.Equal(["mirror: http://env.example.invalid/debian (from EDGEIMAGE_MIRROR)"], log.Infos);
     }
 
+    [Fact]
+    public void Resolve_logs_a_mirror_with_a_login_without_its_password()
+    {
+        WriteSources("private.list", "deb http://edge:s3cret@private.example.invalid/debian trixie main\n");
+        var log = new RecordingBuildLog();
+
+        var fromSources = Discovery.Resolve(null, null, null, log);
+        Discovery.Resolve("https://edge:s3cret@cli.example.invalid/debian/", null, null, log);
+
+        // The request needs the credentials; only what is shown loses them.
+        Assert.Equal("http://edge:s3cret@private.example.invalid/debian", fromSources.Url);
+        Assert.Equal([$"mirror: http://edge:***@private.example.invalid/debian (from {Path.Combine(_etc, "sources.list.d", "private.list")})",
+                      "mirror: https://edge:***@cli.example.invalid/debian (from --mirror)"], log.Infos);
+    }
+
+    [Theory]
+    [InlineData("http://user:pass@host/debian", "http://user:***@host/debian")]
+    [InlineData("https://user:p%40ss@host:8080/debian/dists/trixie/InRelease", "https://user:***@host:8080/debian/dists/trixie/InRelease")]
+    [InlineData("http://token@host/debian", "http://***@host/debian")]
+    [InlineData("http://user:p@ss@host/debian", "http://user:***@host/debian")]
+    [InlineData("failed: http://a:b@one/x and http://c:d@two/y", "failed: http://a:***@one/x and http://c:***@two/y")]
+    [InlineData("http://host/debian/pool/a@b.deb", "http://host/debian/pool/a@b.deb")]
+    [InlineData("mail me at someone@example.invalid", "mail me at someone@example.invalid")]
+    [InlineData("/srv/mirror/debian", "/srv/mirror/debian")]
+    public void Redacts_the_password_of_every_url_in_a_text_and_nothing_else(string text, string shown)
+    {
+        Assert.Equal(shown, UrlCredentials.Redact(text));
+    }
+
+    [Fact]
+    public void Credentials_go_as_Basic_auth_percent_decoded()
+    {
+        Assert.Equal("Basic " + Convert.ToBase64String("user:p@ss"u8.ToArray()),
+            UrlCredentials.BasicAuthorization(new Uri("http://user:p%40ss@host/debian/"))!.ToString());
+        Assert.Null(UrlCredentials.BasicAuthorization(new Uri("http://host/debian/")));
+    }
+
     public void Dispose() => Directory.Delete(_etc, recursive: true);
 
     private string WriteSources(string name, string text)

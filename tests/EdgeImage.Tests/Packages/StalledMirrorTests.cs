@@ -10,29 +10,23 @@ namespace EdgeImage.Tests.Packages;
 /// </summary>
 public sealed class StalledMirrorTests : IClassFixture<SigningKeys>, IDisposable
 {
-    private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Idle = TimeSpan.FromSeconds(2);
 
     /// <summary>Far below "forever" and far above the few idle timeouts a test goes through.</summary>
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     private readonly SigningKeys _keys;
     private readonly LocalDebianRepo _repo;
-    private readonly LoopbackHttpServerDouble _server;
+    private readonly HttpMirrorDouble _mirror;
     private readonly MirrorFetcher _fetcher = new() { IdleTimeout = Idle };
     private readonly string _cache = Directory.CreateTempSubdirectory("eig-cache-").FullName;
     private readonly RecordingBuildLog _log = new();
-
-    /// <summary>Requests whose path ends so stall, this many times each.</summary>
-    private string _stallSuffix = "/none";
-    private int _stallTimes;
-    private int _seen;
-    private int _stalled;
 
     public StalledMirrorTests(SigningKeys keys)
     {
         _keys = keys;
         _repo = LocalDebianRepo.Create(keys.Gpg, DebianRepositoryTests.Packages, null, keys.Archive);
-        _server = LoopbackHttpServerDouble.Streaming(ServeRepo, "/debian/");
+        _mirror = new HttpMirrorDouble(_repo);
     }
 
     [Theory]
@@ -40,15 +34,15 @@ public sealed class StalledMirrorTests : IClassFixture<SigningKeys>, IDisposable
     [InlineData("/binary-amd64/Packages.xz")]
     public async Task A_release_or_index_transfer_that_stalls_is_retried_after_the_idle_timeout(string suffix)
     {
-        (_stallSuffix, _stallTimes) = (suffix, 1);
+        (_mirror.StallSuffix, _mirror.StallTimes) = (suffix, 1);
 
         var index = await new DebianRepository(_fetcher).OpenAsync(Request(), Context()).WaitAsync(Bound);
 
         Assert.Equal(3, index.Count);
-        Assert.Equal(1, _stalled);
+        Assert.Equal(1, _mirror.Stalled);
         var warning = Assert.Single(_log.Warnings);
-        Assert.Contains($"no data from {_server.Url}", warning);
-        Assert.Contains($"{suffix} for 1 s", warning);
+        Assert.Contains($"no data from {_mirror.Url}", warning);
+        Assert.Contains($"{suffix} for 2 s", warning);
     }
 
     [Fact]
@@ -56,12 +50,12 @@ public sealed class StalledMirrorTests : IClassFixture<SigningKeys>, IDisposable
     {
         var repository = new DebianRepository(_fetcher);
         var index = await repository.OpenAsync(Request(), Context());
-        (_stallSuffix, _stallTimes) = ("/hello_2.10-3_amd64.deb", 1);
+        (_mirror.StallSuffix, _mirror.StallTimes) = ("/hello_2.10-3_amd64.deb", 1);
 
         var paths = await repository.DownloadAsync(index, index.Packages, Context()).WaitAsync(Bound);
 
         Assert.Equal(3, paths.Count);
-        Assert.Equal(1, _stalled);
+        Assert.Equal(1, _mirror.Stalled);
         Assert.Contains("retrying", Assert.Single(_log.Warnings));
     }
 
@@ -70,49 +64,26 @@ public sealed class StalledMirrorTests : IClassFixture<SigningKeys>, IDisposable
     {
         var repository = new DebianRepository(_fetcher);
         var index = await repository.OpenAsync(Request(), Context());
-        (_stallSuffix, _stallTimes) = ("/hello_2.10-3_amd64.deb", int.MaxValue);
+        (_mirror.StallSuffix, _mirror.StallTimes) = ("/hello_2.10-3_amd64.deb", int.MaxValue);
 
         var e = await Assert.ThrowsAsync<EdgeImageException>(() => repository.DownloadAsync(index, index.Packages, Context()).WaitAsync(Bound));
 
-        var url = $"{_server.Url}pool/main/h/hello/hello_2.10-3_amd64.deb";
-        Assert.Contains($"transfer from {url} failed 3 times: no data from {url} for 1 s", e.Message);
-        Assert.Equal(3, _stalled);
+        var url = $"{_mirror.Url}pool/main/h/hello/hello_2.10-3_amd64.deb";
+        Assert.Contains($"transfer from {url} failed 3 times: no data from {url} for 2 s", e.Message);
+        Assert.Equal(3, _mirror.Stalled);
     }
 
     public void Dispose()
     {
-        _server.Dispose();
+        _mirror.Dispose();
         _fetcher.Dispose();
         _repo.Dispose();
         Directory.Delete(_cache, recursive: true);
     }
 
-    private async Task ServeRepo(System.Net.HttpListenerContext context, CancellationToken stop)
-    {
-        var path = context.Request.Url!.AbsolutePath;
-        var file = _repo.PathOf(Uri.UnescapeDataString(path["/debian/".Length..]));
-        if (!File.Exists(file))
-        {
-            context.Response.StatusCode = 404;
-            context.Response.Close();
-            return;
-        }
-        var bytes = await File.ReadAllBytesAsync(file, stop);
-        context.Response.ContentLength64 = bytes.Length;
-        if (path.EndsWith(_stallSuffix, StringComparison.Ordinal) && Interlocked.Increment(ref _seen) <= _stallTimes)
-        {
-            Interlocked.Increment(ref _stalled);
-            await context.Response.OutputStream.WriteAsync(bytes.AsMemory(0, Math.Min(16, bytes.Length - 1)), stop);
-            await context.Response.OutputStream.FlushAsync(stop);
-            await Task.Delay(Timeout.Infinite, stop);
-        }
-        await context.Response.OutputStream.WriteAsync(bytes, stop);
-        context.Response.Close();
-    }
-
     private DebianSuiteRequest Request() => new()
     {
-        Mirror = _server.Url,
+        Mirror = _mirror.Url,
         Suite = "trixie",
         Architecture = "amd64",
         KeyringPath = _keys.Keyring,
