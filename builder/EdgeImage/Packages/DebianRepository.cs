@@ -64,7 +64,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
 
         var signed = ctx.Offline
             ? ReadCachedRelease(cache, request, ctx.CacheDir)
-            : await FetchReleaseAsync(root, suiteDir, request, ctx.Cancellation);
+            : await FetchReleaseAsync(root, suiteDir, request, ctx);
         var release = Verify(signed, keyring, request, ctx);
         CheckOffers(release, request, signed.Source);
 
@@ -75,10 +75,10 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
             var (entry, path) = await FetchIndexAsync(root, suiteDir, release, indexDir, cache, ctx);
             if (entry.Path != $"{indexDir}/Packages" && release.Files.GetValueOrDefault($"{indexDir}/Packages") is { } plain)
             {
-                path = await ExpandAsync(path, entry, plain, cache, $"{root}{suiteDir}/{entry.Path}", ctx.Cancellation);
+                path = await ExpandAsync(path, entry, plain, cache, $"{Show(root)}{suiteDir}/{entry.Path}", ctx.Cancellation);
                 entry = plain;
             }
-            indexes.Add(new VerifiedIndex(path, entry, $"{root}{suiteDir}/{entry.Path}"));
+            indexes.Add(new VerifiedIndex(path, entry, $"{Show(root)}{suiteDir}/{entry.Path}"));
         }
 
         if (!ctx.Offline)
@@ -176,25 +176,25 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
             try
             {
                 await using var stream = await fetcher.OpenAsync(url, cancellation) ?? throw new EdgeImageException(
-                    $"{package}: {url} does not exist on the mirror",
+                    $"{package}: {Show(url)} does not exist on the mirror",
                     "The mirror removed the file since its index was published; run the build again to read the current index, or pick another mirror with --mirror.",
                     ExitCodes.NotFound);
                 write = await cache.StoreAsync(stream, package.Sha256, package.Size, progress.Advance, cancellation);
             }
             catch (IOException e) when (attempt < _retry.Attempts)
             {
-                ctx.Log.Warn($"{package}: transfer from {url} broke off ({e.Message}); retrying");
+                ctx.Log.Warn($"{package}: transfer from {Show(url)} broke off ({e.Message}); retrying");
                 continue;
             }
             catch (IOException e)
             {
-                throw new EdgeImageException($"{package}: transfer from {url} failed {attempt} times: {e.Message}",
+                throw new EdgeImageException($"{package}: transfer from {Show(url)} failed {attempt} times: {e.Message}",
                     "Check the network or pick another mirror with --mirror.", ExitCodes.Failure, e);
             }
             if (!write.Stored)
             {
                 throw new EdgeImageException(
-                    $"{package}: {url} has {write.Describe()} but the signed index says " +
+                    $"{package}: {Show(url)} has {write.Describe()} but the signed index says " +
                     $"sha256 {package.Sha256} ({package.Size} bytes); the file was not stored",
                     "The .deb was altered on the mirror or on the way; try again, or pick another mirror with --mirror.",
                     ExitCodes.VerificationFailed);
@@ -206,35 +206,43 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
     /// <summary>The Release as it came from the mirror or the cache, before verification.</summary>
     private sealed record SignedRelease(string Source, byte[]? InRelease, byte[]? Release, byte[]? ReleaseSignature);
 
-    private async Task<SignedRelease> FetchReleaseAsync(Uri root, string suiteDir, DebianSuiteRequest request, CancellationToken cancellation)
+    private async Task<SignedRelease> FetchReleaseAsync(Uri root, string suiteDir, DebianSuiteRequest request, BuildContext ctx)
     {
         var inReleaseUrl = Resolve(root, $"{suiteDir}/InRelease", suiteDir);
-        if (await FetchSmallAsync(inReleaseUrl, cancellation) is { } inRelease)
+        if (await FetchSmallAsync(inReleaseUrl, ctx) is { } inRelease)
         {
-            return new SignedRelease(inReleaseUrl.ToString(), inRelease, null, null);
+            return new SignedRelease(Show(inReleaseUrl), inRelease, null, null);
         }
         var releaseUrl = Resolve(root, $"{suiteDir}/Release", suiteDir);
-        var release = await FetchSmallAsync(releaseUrl, cancellation) ?? throw new EdgeImageException(
-            $"suite '{request.Suite}' not found: the mirror has neither {inReleaseUrl} nor {releaseUrl}",
+        var release = await FetchSmallAsync(releaseUrl, ctx) ?? throw new EdgeImageException(
+            $"suite '{request.Suite}' not found: the mirror has neither {Show(inReleaseUrl)} nor {Show(releaseUrl)}",
             "Check the suite name (the profile's 'suite:', e.g. trixie) and that the mirror URL points at the directory that holds dists/ and pool/.",
             ExitCodes.NotFound);
-        var signature = await FetchSmallAsync(Resolve(root, $"{suiteDir}/Release.gpg", suiteDir), cancellation) ?? throw new EdgeImageException(
-            $"{releaseUrl} is not signed: there is no InRelease and no Release.gpg",
+        var signature = await FetchSmallAsync(Resolve(root, $"{suiteDir}/Release.gpg", suiteDir), ctx) ?? throw new EdgeImageException(
+            $"{Show(releaseUrl)} is not signed: there is no InRelease and no Release.gpg",
             "EdgeImage only builds from signed archives; pick a mirror that serves InRelease or Release.gpg.",
             ExitCodes.VerificationFailed);
-        return new SignedRelease(releaseUrl.ToString(), null, release, signature);
+        return new SignedRelease(Show(releaseUrl), null, release, signature);
     }
 
-    private async Task<byte[]?> FetchSmallAsync(Uri url, CancellationToken cancellation)
+    /// <summary>A Release file, fetched again when the transfer breaks off or stalls, as .debs are.</summary>
+    private async Task<byte[]?> FetchSmallAsync(Uri url, BuildContext ctx)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            return await ReadSmallAsync(url, cancellation);
-        }
-        catch (IOException e)
-        {
-            throw new EdgeImageException($"{url}: transfer failed: {e.Message}",
-                "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
+            try
+            {
+                return await ReadSmallAsync(url, ctx.Cancellation);
+            }
+            catch (IOException e) when (attempt < _retry.Attempts)
+            {
+                ctx.Log.Warn($"{Show(url)}: transfer broke off ({e.Message}); retrying");
+            }
+            catch (IOException e)
+            {
+                throw new EdgeImageException($"{Show(url)}: transfer failed {attempt} times: {e.Message}",
+                    "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
+            }
         }
     }
 
@@ -253,7 +261,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
             buffer.Write(chunk, 0, read);
             if (buffer.Length > MaxReleaseBytes)
             {
-                throw new EdgeImageException($"{url} is larger than {MaxReleaseBytes >> 20} MiB; that is not a Release file",
+                throw new EdgeImageException($"{Show(url)} is larger than {MaxReleaseBytes >> 20} MiB; that is not a Release file",
                     "Check the mirror URL or pick another mirror with --mirror.", ExitCodes.VerificationFailed);
             }
         }
@@ -282,7 +290,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         {
             return new SignedRelease(Path.Combine(cacheDir, key, "Release"), null, release, signature);
         }
-        throw Missing($"the verified InRelease of suite '{request.Suite}' ({request.Architecture}) from {MirrorDiscovery.Normalize(request.Mirror)}", cacheDir);
+        throw Missing($"the verified InRelease of suite '{request.Suite}' ({request.Architecture}) from {Show(MirrorDiscovery.Normalize(request.Mirror))}", cacheDir);
     }
 
     private static void StoreRelease(ContentCache cache, DebianSuiteRequest request, SignedRelease signed)
@@ -376,7 +384,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         if (candidates.Count == 0)
         {
             throw new EdgeImageException(
-                $"{root}{suiteDir}/Release lists no {indexDir}/Packages index",
+                $"{Show(root)}{suiteDir}/Release lists no {indexDir}/Packages index",
                 "Check the profile's 'components:' and 'arch:' against the suite.", ExitCodes.NotFound);
         }
         // The uncompressed index is cached too (see ExpandAsync) and is the cheapest to read again.
@@ -416,7 +424,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
                 var retry = attempt < attempts && !failure!.NotFound;
                 var next = retry ? $"retrying ({attempt + 1} of {attempts}), the mirror may be mid-sync"
                     : byHash is not null ? "trying its by-hash URL" : afterwards;
-                ctx.Log.Warn($"{name}: {failure!.Text} (from {canonical}); {next}");
+                ctx.Log.Warn($"{name}: {failure!.Text} (from {Show(canonical)}); {next}");
                 if (!retry)
                 {
                     break;
@@ -434,7 +442,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
                     return (candidate, path);
                 }
                 failures.Add(failure!);
-                ctx.Log.Warn($"{name}: {failure!.Text} (from {byHash}); {afterwards}");
+                ctx.Log.Warn($"{name}: {failure!.Text} (from {Show(byHash)}); {afterwards}");
             }
         }
         var reported = failures.FirstOrDefault(f => !f.NotFound) ?? failures[0];
@@ -536,7 +544,7 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         {
             return uri;
         }
-        throw new EdgeImageException($"mirror '{mirror}' is not an http(s):// or file:// URL or an absolute directory",
+        throw new EdgeImageException($"mirror '{Show(mirror)}' is not an http(s):// or file:// URL or an absolute directory",
             "Pass --mirror http://<host>/debian (the directory that holds dists/ and pool/).", ExitCodes.Usage);
     }
 
@@ -550,6 +558,11 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         }
         return new Uri(root, relative);
     }
+
+    /// <summary>A mirror URL as the user may see it: without the password it may carry.</summary>
+    private static string Show(Uri url) => UrlCredentials.Redact(url);
+
+    private static string Show(string url) => UrlCredentials.Redact(url);
 
     private static EdgeImageException Missing(string what, string cacheDir) => new(
         $"offline: {what} is not in the cache {cacheDir}",

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 
 namespace EdgeImage.Packages;
@@ -25,9 +26,17 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
     })
     {
         // Responses are read as streams (ResponseHeadersRead), so this bounds the wait for the
-        // headers, not the transfer of a large .deb.
+        // headers, not the transfer of a large .deb; the body is bounded by IdleTimeout instead.
         Timeout = TimeSpan.FromSeconds(60),
     };
+
+    /// <summary>
+    /// How long a response body may go without a byte before the read fails with an IOException.
+    /// A mirror that stalls mid-transfer keeps the connection open without sending; without this
+    /// bound the read waits forever and the repository's retries and fallbacks never start. A whole
+    /// transfer is not bounded, because a large .deb over a slow link may rightly take long.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public MirrorFetcher()
     {
@@ -47,7 +56,10 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
             HttpResponseMessage? response = null;
             try
             {
-                response = await _http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cancellation);
+                // HttpClient ignores a URL's userinfo: its credentials go as Basic auth, as apt sends them.
+                var request = new HttpRequestMessage(HttpMethod.Get, url);
+                request.Headers.Authorization = UrlCredentials.BasicAuthorization(url);
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
                 if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone)
                 {
                     response.Dispose();
@@ -61,10 +73,10 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
                 }
                 if (!response.IsSuccessStatusCode)
                 {
-                    throw new EdgeImageException($"{url}: the mirror answered {(int)response.StatusCode} {response.ReasonPhrase}",
+                    throw new EdgeImageException($"{UrlCredentials.Redact(url)}: the mirror answered {(int)response.StatusCode} {response.ReasonPhrase}",
                         "Check the mirror URL (--mirror, EDGEIMAGE_MIRROR or the profile's 'mirror:') or pick another mirror.");
                 }
-                return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellation));
+                return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellation), url, IdleTimeout);
             }
             catch (Exception e) when (IsTransient(e, cancellation) && attempt < Attempts)
             {
@@ -74,7 +86,7 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
             catch (Exception e) when (IsTransient(e, cancellation))
             {
                 response?.Dispose();
-                throw new EdgeImageException($"{url}: cannot reach the mirror: {e.Message}",
+                throw new EdgeImageException($"{UrlCredentials.Redact(url)}: cannot reach the mirror: {UrlCredentials.Redact(e.Message)}",
                     "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
             }
         }
@@ -86,8 +98,11 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
     private static bool IsTransient(Exception e, CancellationToken cancellation) =>
         e is HttpRequestException || (e is TaskCanceledException && !cancellation.IsCancellationRequested);
 
-    /// <summary>Keeps the response alive for as long as its body is read.</summary>
-    private sealed class ResponseStream(HttpResponseMessage response, Stream body) : Stream
+    /// <summary>
+    /// Keeps the response alive for as long as its body is read, and fails a read that gets no byte
+    /// within the idle timeout (the timer starts again with every read).
+    /// </summary>
+    private sealed class ResponseStream(HttpResponseMessage response, Stream body, Uri url, TimeSpan idleTimeout) : Stream
     {
         public override bool CanRead => true;
         public override bool CanSeek => false;
@@ -95,13 +110,29 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-        public override int Read(byte[] buffer, int offset, int count) => body.Read(buffer, offset, count);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            body.ReadAsync(buffer, cancellationToken);
+        // The synchronous path goes through the bounded asynchronous one: the body stream offers no
+        // read timeout of its own.
+        public override int Read(byte[] buffer, int offset, int count) =>
+            ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            body.ReadAsync(buffer, offset, count, cancellationToken);
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            idle.CancelAfter(idleTimeout);
+            try
+            {
+                return await body.ReadAsync(buffer, idle.Token);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // An IOException like any other broken transfer, so the callers' retries and
+                // fallbacks (another attempt, by-hash, another compression) take over.
+                throw new IOException($"no data from {UrlCredentials.Redact(url)} for {Seconds(idleTimeout)} s", e);
+            }
+        }
 
         public override void Flush() { }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
@@ -117,5 +148,7 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
             }
             base.Dispose(disposing);
         }
+
+        private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
     }
 }

@@ -1,9 +1,12 @@
+using System.Globalization;
+
 namespace EdgeImage.Packages;
 
 /// <summary>The Debian mirror a build uses and where that choice came from, so the log can say why.</summary>
 public sealed record MirrorSource(string Url, string Origin)
 {
-    public override string ToString() => $"{Url} (from {Origin})";
+    /// <summary>For the log: the URL without its password (the request uses <see cref="Url"/> as it is).</summary>
+    public override string ToString() => $"{UrlCredentials.Redact(Url)} (from {Origin})";
 }
 
 /// <summary>
@@ -102,7 +105,7 @@ public sealed class MirrorDiscovery
     {
         foreach (var stanza in ControlParagraph.ParseAll(new StringReader(text)))
         {
-            if (string.Equals(stanza["Enabled"], "no", StringComparison.OrdinalIgnoreCase)
+            if (IsDisabled(stanza["Enabled"])
                 || !Words(stanza["Types"]).Contains("deb")
                 || !Words(stanza["Suites"]).Any(IsDebianSuite)
                 || !Words(stanza["Components"]).Contains("main"))
@@ -115,6 +118,27 @@ public sealed class MirrorDiscovery
             }
         }
     }
+
+    /// <summary>
+    /// apt reads Enabled: as a boolean (StringToBool): 0 and 1, or no/false/without/off/disable
+    /// against yes/true/with/on/enable in any case; anything else keeps the stanza enabled, as a
+    /// missing field does.
+    /// </summary>
+    private static bool IsDisabled(string? enabled)
+    {
+        var value = enabled?.Trim();
+        if (string.IsNullOrEmpty(value))
+        {
+            return false;
+        }
+        if (long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
+        {
+            return number == 0;
+        }
+        return DisabledWords.Contains(value, StringComparer.OrdinalIgnoreCase);
+    }
+
+    private static readonly string[] DisabledWords = ["no", "false", "without", "off", "disable"];
 
     /// <summary>Lines like <c>deb [arch=amd64 signed-by=...] http://host/debian bookworm main</c>.</summary>
     private static IEnumerable<string> OneLineUris(string text)

@@ -158,7 +158,7 @@ internal static partial class ProfileFormat
     private static string? CheckMirror(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "file"
             ? null
-            : $"'{value}' is not an absolute http://, https:// or file:// URL";
+            : $"'{EdgeImage.Packages.UrlCredentials.Redact(value)}' is not an absolute http://, https:// or file:// URL";
 
     private static string? CheckAbsoluteGlob(string value) =>
         value.StartsWith('/') && !value.Split('/').Contains("..")

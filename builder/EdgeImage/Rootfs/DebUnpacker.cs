@@ -9,13 +9,17 @@ namespace EdgeImage.Rootfs;
 /// absolute paths, no "..", no resolution through a symlink that leaves the root), symlinks inside
 /// the root are followed for parent directories (so /bin/foo lands in /usr/bin/foo once base-files'
 /// /bin -> usr/bin exists), and two packages may ship the same non-directory path only when one
-/// declares Replaces: on the other; the replacing package's copy wins whichever is unpacked first.
+/// declares a Replaces: on the other that the other's version satisfies (as dpkg: "beta Replaces:
+/// alpha (&lt;&lt; 2)" does not cover alpha 3.0); the replacing package's copy wins whichever is
+/// unpacked first.
 /// Packages are decompressed in parallel but applied to the tree strictly in the given order.
 /// With an <see cref="DerivedCache"/> of unpacked archives, data archives decompressed once are read as plain tar later.
 /// </summary>
 public sealed class DebUnpacker(RootfsTree tree, DerivedCache? unpacked = null)
 {
-    private readonly Dictionary<string, HashSet<string>> _replaces = new(StringComparer.Ordinal);
+    /// <summary>Each unpacked package's Replaces: relations, alternatives flattened (dpkg allows none there).</summary>
+    private readonly Dictionary<string, IReadOnlyList<Relation>> _replaces = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DebianVersion> _versions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<(string Listed, bool IsDirectory)>> _shipped = new(StringComparer.Ordinal);
     private readonly List<(ControlParagraph Control, IReadOnlyDictionary<string, byte[]> ControlFiles)> _unpacked = [];
 
@@ -91,7 +95,11 @@ public sealed class DebUnpacker(RootfsTree tree, DerivedCache? unpacked = null)
     private void Apply(DebContents deb, CancellationToken cancellation)
     {
         var package = deb.Control["Package"]!;
-        _replaces[package] = ParseNames(deb.Control["Replaces"]);
+        var versionText = deb.Control["Version"] ?? "";
+        _versions[package] = DebianVersion.TryParse(versionText, out var version) ? version : throw new EdgeImageException(
+            $"{deb.DebName}: control field Version '{versionText}' is not a Debian version",
+            "The package is malformed; it is refused.", ExitCodes.VerificationFailed);
+        _replaces[package] = [.. Relations.Parse(deb.Control["Replaces"], $"{deb.DebName}: Replaces").SelectMany(g => g.Alternatives)];
         var shipped = _shipped[package] = [];
         foreach (var member in deb.Members)
         {
@@ -273,34 +281,44 @@ public sealed class DebUnpacker(RootfsTree tree, DerivedCache? unpacked = null)
         {
             return true;
         }
-        if (_replaces.GetValueOrDefault(package)?.Contains(existing.Package) == true)
+        var mine = Replacing(package, existing.Package);
+        var theirs = Replacing(existing.Package, package);
+        if (mine is { Covers: true })
         {
             return true;
         }
-        if (_replaces.GetValueOrDefault(existing.Package)?.Contains(package) == true)
+        if (theirs is { Covers: true })
         {
             return false;
         }
-        throw Conflict(path, existing.Package, package, origin, "neither package declares Replaces: on the other");
+        // A Replaces: whose version range misses the other package is no Replaces: for dpkg either
+        // ("trying to overwrite '...', which is also in package ..."); say which one missed.
+        var why = mine is { } m ? Uncovered(package, m.Relation, existing.Package)
+            : theirs is { } t ? Uncovered(existing.Package, t.Relation, package)
+            : "neither package declares Replaces: on the other";
+        throw Conflict(path, existing.Package, package, origin, why);
+    }
+
+    private string Uncovered(string replacing, Relation relation, string replaced) =>
+        $"{replacing} declares Replaces: {relation}, which does not cover {replaced} {_versions.GetValueOrDefault(replaced)?.Text ?? "(no version)"}";
+
+    /// <summary>
+    /// The Replaces: relation of <paramref name="replacing"/> that names <paramref name="replaced"/>,
+    /// and whether the version of <paramref name="replaced"/> satisfies it; null when none names it.
+    /// </summary>
+    private (Relation Relation, bool Covers)? Replacing(string replacing, string replaced)
+    {
+        var named = _replaces.GetValueOrDefault(replacing)?.Where(r => r.Name == replaced).ToList();
+        if (named is not { Count: > 0 })
+        {
+            return null;
+        }
+        var version = _versions.GetValueOrDefault(replaced);
+        var covering = named.FirstOrDefault(r => version is null ? r.Version is null : r.AcceptsVersion(version));
+        return covering is not null ? (covering, true) : (named[0], false);
     }
 
     private static EdgeImageException Conflict(string path, string? first, string second, string origin, string why) => new(
         $"{origin}: file conflict at '{path}' between packages {first ?? "(builder)"} and {second}: {why}",
         $"dpkg would refuse to install both; remove {first} or {second} from the profile's packages.");
-
-    /// <summary>Package names from a relationship field ("a (&lt;&lt; 1), b:any | c" -> a, b, c).</summary>
-    internal static HashSet<string> ParseNames(string? field)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        if (string.IsNullOrWhiteSpace(field))
-        {
-            return names;
-        }
-        foreach (var alternative in field.Split([',', '|'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var end = alternative.IndexOfAny([' ', '(', ':', '[', '<', '\n', '\t']);
-            names.Add(end < 0 ? alternative : alternative[..end]);
-        }
-        return names;
-    }
 }

@@ -9,6 +9,8 @@ public sealed class RecordingBuildLog : IBuildLog
 
     public ConcurrentQueue<string> Warnings { get; } = new();
 
+    public ConcurrentQueue<string> VerboseLines { get; } = new();
+
     /// <summary>Title, announced total and the sum of all advances, per progress started.</summary>
     public ConcurrentQueue<(string Title, long Total, Func<long> Done)> Progress { get; } = new();
 
@@ -16,7 +18,7 @@ public sealed class RecordingBuildLog : IBuildLog
 
     public void Warn(string message) => Warnings.Enqueue(message);
 
-    public void Verbose(string message) { }
+    public void Verbose(string message) => VerboseLines.Enqueue(message);
 
     public IProgressReporter BeginProgress(string title, long total)
     {

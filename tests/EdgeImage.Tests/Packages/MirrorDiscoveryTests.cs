@@ -126,6 +126,50 @@ public sealed class MirrorDiscoveryTests : IDisposable
         Assert.Equal("http://second.example.invalid/debian", Discovery.Find(null, null).Url);
     }
 
+    [Theory]
+    [InlineData("no")]
+    [InlineData("false")]
+    [InlineData("FALSE")]
+    [InlineData("off")]
+    [InlineData("Off")]
+    [InlineData("0")]
+    [InlineData("without")]
+    [InlineData("disable")]
+    public void Enabled_is_read_as_apt_reads_a_boolean_so_every_false_spelling_disables(string value)
+    {
+        WriteSources("a.sources", $"""
+            Types: deb
+            URIs: http://disabled.example.invalid/debian
+            Suites: trixie
+            Components: main
+            Enabled: {value}
+            """);
+        WriteSources("b.list", "deb http://second.example.invalid/debian trixie main\n");
+
+        Assert.Equal("http://second.example.invalid/debian", Discovery.Find(null, null).Url);
+    }
+
+    [Theory]
+    [InlineData("yes")]
+    [InlineData("True")]
+    [InlineData("on")]
+    [InlineData("1")]
+    [InlineData("with")]
+    [InlineData("enable")]
+    public void Enabled_with_a_true_spelling_keeps_the_stanza(string value)
+    {
+        WriteSources("a.sources", $"""
+            Types: deb
+            URIs: http://enabled.example.invalid/debian
+            Suites: trixie
+            Components: main
+            Enabled: {value}
+            """);
+        WriteSources("b.list", "deb http://second.example.invalid/debian trixie main\n");
+
+        Assert.Equal("http://enabled.example.invalid/debian", Discovery.Find(null, null).Url);
+    }
+
     [Fact]
     public void No_mirror_anywhere_is_an_error_that_says_how_to_give_one()
     {
@@ -148,6 +192,43 @@ public sealed class MirrorDiscoveryTests : IDisposable
         Discovery.Resolve(null, null, null, log);
 
         Assert.Equal(["mirror: http://env.example.invalid/debian (from EDGEIMAGE_MIRROR)"], log.Infos);
+    }
+
+    [Fact]
+    public void Resolve_logs_a_mirror_with_a_login_without_its_password()
+    {
+        WriteSources("private.list", "deb http://edge:s3cret@private.example.invalid/debian trixie main\n");
+        var log = new RecordingBuildLog();
+
+        var fromSources = Discovery.Resolve(null, null, null, log);
+        Discovery.Resolve("https://edge:s3cret@cli.example.invalid/debian/", null, null, log);
+
+        // The request needs the credentials; only what is shown loses them.
+        Assert.Equal("http://edge:s3cret@private.example.invalid/debian", fromSources.Url);
+        Assert.Equal([$"mirror: http://edge:***@private.example.invalid/debian (from {Path.Combine(_etc, "sources.list.d", "private.list")})",
+                      "mirror: https://edge:***@cli.example.invalid/debian (from --mirror)"], log.Infos);
+    }
+
+    [Theory]
+    [InlineData("http://user:pass@host/debian", "http://user:***@host/debian")]
+    [InlineData("https://user:p%40ss@host:8080/debian/dists/trixie/InRelease", "https://user:***@host:8080/debian/dists/trixie/InRelease")]
+    [InlineData("http://token@host/debian", "http://***@host/debian")]
+    [InlineData("http://user:p@ss@host/debian", "http://user:***@host/debian")]
+    [InlineData("failed: http://a:b@one/x and http://c:d@two/y", "failed: http://a:***@one/x and http://c:***@two/y")]
+    [InlineData("http://host/debian/pool/a@b.deb", "http://host/debian/pool/a@b.deb")]
+    [InlineData("mail me at someone@example.invalid", "mail me at someone@example.invalid")]
+    [InlineData("/srv/mirror/debian", "/srv/mirror/debian")]
+    public void Redacts_the_password_of_every_url_in_a_text_and_nothing_else(string text, string shown)
+    {
+        Assert.Equal(shown, UrlCredentials.Redact(text));
+    }
+
+    [Fact]
+    public void Credentials_go_as_Basic_auth_percent_decoded()
+    {
+        Assert.Equal("Basic " + Convert.ToBase64String("user:p@ss"u8.ToArray()),
+            UrlCredentials.BasicAuthorization(new Uri("http://user:p%40ss@host/debian/"))!.ToString());
+        Assert.Null(UrlCredentials.BasicAuthorization(new Uri("http://host/debian/")));
     }
 
     public void Dispose() => Directory.Delete(_etc, recursive: true);

@@ -59,6 +59,53 @@ public sealed class MirrorFetcherTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_body_that_stops_arriving_fails_with_an_IOException_naming_the_url()
+    {
+        // Headers and a few bytes, then silence with the connection open: HttpClient's Timeout only
+        // covers the headers, so without the idle bound this read waited forever.
+        using var stalling = LoopbackHttpServerDouble.Streaming(async (context, stop) =>
+        {
+            context.Response.ContentLength64 = 1000;
+            await context.Response.OutputStream.WriteAsync("partial"u8.ToArray(), stop);
+            await context.Response.OutputStream.FlushAsync(stop);
+            await Task.Delay(Timeout.Infinite, stop);
+        }, "/debian/");
+        using var fetcher = new MirrorFetcher { IdleTimeout = TimeSpan.FromSeconds(0.5) };
+        var url = new Uri(stalling.Url + "pool/main/h/hello/hello_1.0_amd64.deb");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        await using var stream = await fetcher.OpenAsync(url, default);
+        var e = await Assert.ThrowsAsync<IOException>(() => new StreamReader(stream!).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.Equal($"no data from {url} for 0.5 s", e.Message);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.4), TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public async Task A_slow_body_that_keeps_arriving_is_not_cut_off()
+    {
+        // The bound is on silence, not on the whole transfer: a large .deb over a slow link is fine.
+        // A byte every 0.1 s for 2.5 s against an idle timeout of 2 s: gaps far below the timeout
+        // (loopback delivery on a busy machine has hiccups of over half a second), the total above it.
+        using var trickling = LoopbackHttpServerDouble.Streaming(async (context, stop) =>
+        {
+            context.Response.ContentLength64 = 25;
+            for (var i = 0; i < 25; i++)
+            {
+                await context.Response.OutputStream.WriteAsync("x"u8.ToArray(), stop);
+                await context.Response.OutputStream.FlushAsync(stop);
+                await Task.Delay(100, stop);
+            }
+            context.Response.Close();
+        });
+        using var fetcher = new MirrorFetcher { IdleTimeout = TimeSpan.FromSeconds(2) };
+
+        await using var stream = await fetcher.OpenAsync(new Uri(trickling.Url + "slow"), default);
+
+        Assert.Equal(new string('x', 25), await new StreamReader(stream!).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+    }
+
     public void Dispose() => _mirror.Dispose();
 
     private static byte[] Respond(HttpListenerRequest request, HttpListenerResponse response)

@@ -90,6 +90,15 @@ public sealed class ProfileLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_mirror_that_is_not_an_http_url_is_quoted_without_its_password()
+    {
+        var (path, e) = EdgeFails("name: edge\narch: amd64\nboard: generic-efi\nmirror: ftp://edge:s3cret@host.example.invalid/debian\n");
+
+        Assert.Equal($"{path}:4:9: 'mirror': 'ftp://edge:***@host.example.invalid/debian' is not an absolute http://, https:// or file:// URL", e.Message);
+        Assert.DoesNotContain("s3cret", e.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Misspelled_arch_gets_a_did_you_mean()
     {
         var (_, e) = EdgeFails("name: edge\narch: amd46\nboard: generic-efi\n");

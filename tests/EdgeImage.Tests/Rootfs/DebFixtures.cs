@@ -19,19 +19,19 @@ internal sealed class DebFixtures : IDisposable
     public string Dir => _dir.FullName;
 
     /// <summary>A package built by dpkg-deb from files the test lays out under a staging root.</summary>
-    public PackageFile Build(string name, Action<string> layout, string extraControl = "", string compression = "xz", string[]? conffiles = null)
+    public PackageFile Build(string name, Action<string> layout, string extraControl = "", string compression = "xz", string[]? conffiles = null, string version = "1.0")
     {
         var root = Path.Combine(Dir, "src-" + name + "-" + compression);
         Directory.CreateDirectory(Path.Combine(root, "DEBIAN"));
         layout(root);
-        File.WriteAllText(Path.Combine(root, "DEBIAN", "control"), Control(name, extraControl));
+        File.WriteAllText(Path.Combine(root, "DEBIAN", "control"), Control(name, extraControl, version));
         if (conffiles is not null)
         {
             File.WriteAllText(Path.Combine(root, "DEBIAN", "conffiles"), string.Concat(conffiles.Select(c => c + "\n")));
         }
-        var deb = Path.Combine(Dir, $"{name}_1.0_{compression}.deb");
+        var deb = Path.Combine(Dir, $"{name}_{version}_{compression}.deb");
         Run("dpkg-deb", "--root-owner-group", $"-Z{compression}", "--build", root, deb);
-        return Describe(name, deb, extraControl);
+        return Describe(name, deb, extraControl, version);
     }
 
     /// <summary>A package written entry by entry, bypassing every check dpkg-deb would make.</summary>
@@ -89,11 +89,11 @@ internal sealed class DebFixtures : IDisposable
         }
     }
 
-    private static string Control(string name, string extra) =>
-        $"Package: {name}\nVersion: 1.0\nArchitecture: amd64\nMaintainer: Test <t@example.org>\n{extra}Description: fixture {name}\n";
+    private static string Control(string name, string extra, string version = "1.0") =>
+        $"Package: {name}\nVersion: {version}\nArchitecture: amd64\nMaintainer: Test <t@example.org>\n{extra}Description: fixture {name}\n";
 
-    private static PackageFile Describe(string name, string deb, string extra) =>
-        LocalDeb.Describe(deb, ControlParagraph.ParseSingle(Control(name, extra)));
+    private static PackageFile Describe(string name, string deb, string extra, string version = "1.0") =>
+        LocalDeb.Describe(deb, ControlParagraph.ParseSingle(Control(name, extra, version)));
 
     public static string Run(string tool, params string[] args) => ExternalTool.Run(tool, args);
 

@@ -132,6 +132,37 @@ public sealed class DebUnpackerTests : IDisposable
     }
 
     [Fact]
+    public void A_versioned_Replaces_that_the_other_version_does_not_satisfy_is_a_conflict_in_either_unpack_order()
+    {
+        // dpkg: beta's "Replaces: alpha (<< 2)" does not cover alpha 3.0, so unpacking both is
+        // "trying to overwrite '/usr/bin/tool', which is also in package alpha".
+        var a = _debs.Build("alpha", r => Write(r, "usr/bin/tool", "alpha"), version: "3.0");
+        var b = _debs.Build("beta", r => Write(r, "usr/bin/tool", "beta"), "Replaces: alpha (<< 2)\n");
+
+        var e = Refused(a, b);
+        Assert.Equal("beta_1.0_xz.deb: member './usr/bin/tool': file conflict at '/usr/bin/tool' between packages alpha and beta: " +
+                     "beta declares Replaces: alpha (<< 2), which does not cover alpha 3.0", e.Message);
+        Assert.Contains("dpkg would refuse to install both", e.Hint);
+
+        using var other = new RootfsTree(Path.Combine(_debs.Dir, "staging2"));
+        var reversed = new DebUnpacker(other);
+        reversed.Unpack(b);
+        var r = Assert.Throws<EdgeImageException>(() => reversed.Unpack(a));
+        Assert.Contains("file conflict at '/usr/bin/tool' between packages beta and alpha: beta declares Replaces: alpha (<< 2), which does not cover alpha 3.0", r.Message);
+    }
+
+    [Fact]
+    public void A_Replaces_is_honoured_when_any_relation_naming_the_package_covers_its_version_epoch_included()
+    {
+        var a = _debs.Build("alpha", r => Write(r, "usr/bin/tool", "alpha"), version: "1:0.5");
+        var b = _debs.Build("beta", r => Write(r, "usr/bin/tool", "beta"), "Replaces: alpha (<< 2), alpha (>= 1:0)\n");
+
+        UnpackAll(a, b);
+
+        Assert.Equal("beta", Text("/usr/bin/tool"));
+    }
+
+    [Fact]
     public void Files_shipped_under_bin_land_in_usr_bin_once_base_files_made_bin_a_symlink()
     {
         var baseFiles = _debs.Build("base-files", r =>
