@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using EdgeImage.K0s;
 using EdgeImage.Profiles;
 
 namespace EdgeImage.FirstBoot;
@@ -94,8 +95,8 @@ public static partial class SeedLoader
             {
                 foreach (var (keyNode, valueNode) in labelMap.Entries)
                 {
-                    var key = Text(keyNode, "labels key", errors, LabelKeyProblem);
-                    var value = valueNode is YamlScalar { IsNull: true } ? "" : Text(valueNode, $"labels.{key}", errors, LabelValueProblem);
+                    var key = Text(keyNode, "labels key", errors, NodeLabels.KeyProblem);
+                    var value = valueNode is YamlScalar { IsNull: true } ? "" : Text(valueNode, $"labels.{key}", errors, NodeLabels.ValueProblem);
                     if (key is not null && value is not null && !labels.TryAdd(key, value))
                     {
                         errors.Add((keyNode.Start, $"duplicate label '{key}'"));
@@ -242,24 +243,6 @@ public static partial class SeedLoader
     private static string? FileNameProblem(string value) =>
         FileNamePattern().IsMatch(value) ? null : $"'{value}' must be a plain file name beside the seed (letters, digits, '.', '_', '-'; no folders)";
 
-    internal static string? LabelKeyProblem(string key)
-    {
-        var slash = key.LastIndexOf('/');
-        var (prefix, name) = slash < 0 ? (null, key) : (key[..slash], key[(slash + 1)..]);
-        if (prefix is not null && (prefix.Length > 253 || !DnsNamePattern().IsMatch(prefix)))
-        {
-            return $"label prefix '{prefix}' is not a DNS subdomain (e.g. example.com/role)";
-        }
-        return name.Length is > 0 and <= 63 && LabelNamePattern().IsMatch(name)
-            ? null
-            : $"'{key}' is not a Kubernetes label key (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit; optionally prefixed by a domain and '/')";
-    }
-
-    internal static string? LabelValueProblem(string value) =>
-        value.Length == 0 || (value.Length <= 63 && LabelNamePattern().IsMatch(value))
-            ? null
-            : $"'{value}' is not a Kubernetes label value (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit)";
-
     private static string? AddressProblem(string value)
     {
         var slash = value.IndexOf('/');
@@ -307,9 +290,6 @@ public static partial class SeedLoader
 
     [GeneratedRegex(@"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")]
     private static partial Regex DnsNamePattern();
-
-    [GeneratedRegex(@"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
-    private static partial Regex LabelNamePattern();
 
     [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9._-]*$")]
     private static partial Regex FileNamePattern();
