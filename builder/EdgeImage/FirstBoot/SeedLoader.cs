@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using EdgeImage.K0s;
 using EdgeImage.Profiles;
@@ -141,9 +138,9 @@ public static partial class SeedLoader
         }
         var values = Keys(mapping, NetworkKeys, "network.", errors);
         var mode = Scalar(values, "mode", errors, m => m is "dhcp" or "static" ? null : $"must be dhcp or static, not '{m}'", "network.");
-        var address = Scalar(values, "address", errors, AddressProblem, "network.");
-        var gateway = Scalar(values, "gateway", errors, v => IPAddress.TryParse(v, out _) ? null : $"'{v}' is not an IP address", "network.");
-        var dns = List(values, "dns", errors, v => IPAddress.TryParse(v, out _) ? null : $"'{v}' is not an IP address", "network.");
+        var address = Scalar(values, "address", errors, SeedAddresses.AddressWithPrefixProblem, "network.");
+        var gateway = Scalar(values, "gateway", errors, SeedAddresses.AddressProblem, "network.");
+        var dns = List(values, "dns", errors, SeedAddresses.AddressProblem, "network.");
         var isStatic = mode == "static";
         if (isStatic && !values.ContainsKey("address"))
         {
@@ -243,20 +240,12 @@ public static partial class SeedLoader
     private static string? FileNameProblem(string value) =>
         FileNamePattern().IsMatch(value) ? null : $"'{value}' must be a plain file name beside the seed (letters, digits, '.', '_', '-'; no folders)";
 
-    private static string? AddressProblem(string value)
-    {
-        var slash = value.IndexOf('/');
-        if (slash > 0 && IPAddress.TryParse(value[..slash], out var ip)
-            && int.TryParse(value[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var prefix)
-            && prefix >= 1 && prefix <= (ip.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32))
-        {
-            return null;
-        }
-        return $"'{value}' is not an address with prefix length (e.g. 192.168.1.17/24)";
-    }
-
+    // A name of numbers only (10.1, 0x0a000001) is an IPv4 shorthand to the resolver, not a name.
     private static string? ServerProblem(string value) =>
-        IPAddress.TryParse(value, out _) || (value.Length <= 253 && DnsNamePattern().IsMatch(value)) ? null : $"'{value}' is neither a host name nor an IP address";
+        SeedAddresses.IsIPv4(value) || SeedAddresses.IsIPv6(value) ? null
+        : SeedAddresses.LooksNumeric(value) || value.Contains(':', StringComparison.Ordinal) || value.Contains('%', StringComparison.Ordinal) ? SeedAddresses.AddressProblem(value)
+        : value.Length <= 253 && DnsNamePattern().IsMatch(value) ? null
+        : $"'{value}' is neither a host name nor an IP address";
 
     internal static string? SshKeyProblem(string value)
     {

@@ -187,6 +187,28 @@ public sealed class K0sJoinScriptTests : IDisposable
         Assert.Equal(["install", "worker", "--token-file", TokenCopy, "--labels=zone=plant-3"], K0sCalls()[0]);
     }
 
+    [Theory]
+    [InlineData("ADDRESS=192.168.117/24", "seed: NETWORK=static needs ADDRESS as address/prefix (e.g. 192.168.1.17/24), not '192.168.117/24'")]
+    [InlineData("ADDRESS=10.0.0.2/33", "seed: NETWORK=static needs ADDRESS as address/prefix (e.g. 192.168.1.17/24), not '10.0.0.2/33'")]
+    [InlineData("ADDRESS=fe80::2%eth0/64", "seed: NETWORK=static needs ADDRESS as address/prefix (e.g. 192.168.1.17/24), not 'fe80::2%eth0/64'")]
+    [InlineData("GATEWAY=192.168.1", "seed: GATEWAY '192.168.1' is not an IP address")]
+    [InlineData("DNS=10.1", "seed: DNS server '10.1' is not an IP address")]
+    public void The_device_refuses_an_address_in_seed_env_that_edgeimage_seed_would_not_write(string line, string error)
+    {
+        Seed(SeedYaml("network: {mode: static, address: 10.0.0.2/24, gateway: 10.0.0.1, dns: [10.0.0.1]}\n"));
+        // With networkd in the image, a seed that passed would get its .network file.
+        Executable(Root("usr/lib/systemd/systemd-networkd"), "#!/bin/sh\n");
+        var env = Root("run/edgeimage/boot/edgeimage/seed.env");
+        var key = line[..(line.IndexOf('=') + 1)];
+        File.WriteAllLines(env, File.ReadAllLines(env).Select(l => l.StartsWith(key, StringComparison.Ordinal) ? line : l));
+
+        var (_, output) = Run();
+
+        Assert.Contains("edgeimage-join: ERROR: " + error + "\n", output);
+        Assert.Empty(K0sCalls());
+        Assert.False(File.Exists(Root("etc/systemd/network/10-edgeimage.network")));
+    }
+
     [Fact]
     public void A_worker_options_file_with_a_value_k0s_would_mangle_stops_the_join_before_k0s_runs()
     {
