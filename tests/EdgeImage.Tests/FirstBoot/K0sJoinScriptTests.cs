@@ -209,6 +209,35 @@ public sealed class K0sJoinScriptTests : IDisposable
         Assert.False(File.Exists(Root("etc/systemd/network/10-edgeimage.network")));
     }
 
+    [Theory]
+    [InlineData("LABELS=site=lab,node-role.kubernetes.io/worker=", "seed: label 'node-role.kubernetes.io/worker' is in a namespace kubelet refuses in --node-labels; use a prefix of your own")]
+    [InlineData("LABELS=Example.com/role=x", "seed: label 'Example.com/role=x' is not KEY=VALUE in Kubernetes label syntax")]
+    public void The_device_refuses_seed_labels_kubelet_would_refuse(string line, string error)
+    {
+        Seed(SeedYaml("labels: {site: lab}\n"));
+        var env = Root("run/edgeimage/boot/edgeimage/seed.env");
+        File.WriteAllLines(env, File.ReadAllLines(env).Select(l => l.StartsWith("LABELS=", StringComparison.Ordinal) ? line : l));
+
+        var (_, output) = Run();
+
+        Assert.Contains("edgeimage-join: ERROR: " + error + "\n", output);
+        Assert.Empty(K0sCalls());
+    }
+
+    [Fact]
+    public void The_device_refuses_image_labels_kubelet_would_refuse()
+    {
+        Directory.CreateDirectory(Root("usr/lib/edgeimage"));
+        File.WriteAllText(Root("usr/lib/edgeimage/k0s-worker.env"), "LABELS=kubernetes.io/role=edge,node.kubernetes.io/pool=a\n");
+        Seed(SeedYaml());
+
+        var (_, output) = Run();
+
+        Assert.Contains("label 'kubernetes.io/role' is in a namespace kubelet refuses in --node-labels\n", output);
+        Assert.DoesNotContain("node.kubernetes.io/pool' is in", output);
+        Assert.Empty(K0sCalls());
+    }
+
     [Fact]
     public void A_worker_options_file_with_a_value_k0s_would_mangle_stops_the_join_before_k0s_runs()
     {

@@ -170,6 +170,38 @@ public sealed class SeedTests : IDisposable
     }
 
     [Theory]
+    [InlineData("node-role.kubernetes.io/worker")]
+    [InlineData("kubernetes.io/role")]
+    [InlineData("node-restriction.kubernetes.io/pool")]
+    [InlineData("beta.kubernetes.io/fluentd-ds-ready")]
+    [InlineData("k8s.io/zone")]
+    [InlineData("team.k8s.io/zone")]
+    public void Label_keys_kubelet_refuses_in_node_labels_are_refused_with_what_it_takes(string key)
+    {
+        var e = Refused(() => Parse($"hostname: edge\ntoken: {Token()}\nlabels:\n  site: lab\n  {key}: \"yes\"\n"));
+
+        Assert.StartsWith($"seed.yaml:5:3: 'labels key': kubelet refuses '{key}' in --node-labels: of the kubernetes.io and k8s.io namespaces it takes only kubelet.kubernetes.io/*, node.kubernetes.io/* and kubernetes.io/hostname,", e.Message, StringComparison.Ordinal);
+        Assert.Contains("use a prefix of your own (e.g. example.com/role)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Label_keys_kubelet_takes_are_accepted_and_a_prefix_is_lower_case()
+    {
+        string[] keys =
+        [
+            "kubelet.kubernetes.io/pool", "node.kubernetes.io/pool", "edge.node.kubernetes.io/pool", "kubernetes.io/hostname",
+            "kubernetes.io/arch", "beta.kubernetes.io/os", "node.kubernetes.io/instance-type", "topology.kubernetes.io/zone",
+            "failure-domain.beta.kubernetes.io/region", "notkubernetes.io/x", "example.com/Role",
+        ];
+
+        var seed = Parse($"hostname: edge\ntoken: {Token()}\nlabels:\n{string.Concat(keys.Select(k => $"  {k}: x\n"))}");
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), seed.Labels.Keys);
+        var e = Refused(() => Parse($"hostname: edge\ntoken: {Token()}\nlabels:\n  Example.com/role: x\n"));
+        Assert.Equal("seed.yaml:4:3: 'labels key': label prefix 'Example.com' is not a lower-case DNS subdomain (e.g. example.com/role)", e.Message);
+    }
+
+    [Theory]
     [InlineData("192.168.117/24", "write an IPv4 address as all four numbers 0-255, without leading zeros")]
     [InlineData("0x0a000001/8", "write an IPv4 address as four decimal numbers 0-255")]
     [InlineData("010.0.0.1/8", "without leading zeros")]
