@@ -237,8 +237,12 @@ public static partial class SeedLoader
         }
     }
 
+    // The FAT partition ignores case: SEED.ENV would be seed.env.
     private static string? FileNameProblem(string value) =>
-        FileNamePattern().IsMatch(value) ? null : $"'{value}' must be a plain file name beside the seed (letters, digits, '.', '_', '-'; no folders)";
+        !FileNamePattern().IsMatch(value) ? $"'{value}' must be a plain file name beside the seed (letters, digits, '.', '_', '-'; no folders)"
+        : value.Equals(SeedFiles.YamlName, StringComparison.OrdinalIgnoreCase) || value.Equals(SeedFiles.EnvName, StringComparison.OrdinalIgnoreCase)
+            ? $"'{value}' is the name of a file `edgeimage seed` writes itself ({SeedFiles.YamlName}, {SeedFiles.EnvName}; the FAT partition ignores case); name the token file e.g. node-17.token"
+        : null;
 
     // A name of numbers only (10.1, 0x0a000001) is an IPv4 shorthand to the resolver, not a name.
     private static string? ServerProblem(string value) =>

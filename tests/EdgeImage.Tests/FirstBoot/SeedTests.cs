@@ -128,6 +128,19 @@ public sealed class SeedTests : IDisposable
         Assert.Equal(("node.token", token), (seed.TokenFile, seed.TokenText));
     }
 
+    [Theory]
+    [InlineData("SEED.ENV")]
+    [InlineData("seed.yaml")]
+    [InlineData("Seed.Yaml")]
+    public void A_token_file_named_like_a_file_the_seed_writes_is_refused_as_FAT_ignores_case(string name)
+    {
+        File.WriteAllText(Path.Combine(_dir, name), Token());
+
+        var e = Refused(() => Parse($"hostname: edge\ntoken_file: {name}\n"));
+
+        Assert.Equal($"seed.yaml:2:13: 'token_file': '{name}' is the name of a file `edgeimage seed` writes itself (seed.yaml, seed.env; the FAT partition ignores case); name the token file e.g. node-17.token", e.Message);
+    }
+
     [Fact]
     public void Every_mistake_of_a_seed_is_reported_at_once_with_its_line()
     {
