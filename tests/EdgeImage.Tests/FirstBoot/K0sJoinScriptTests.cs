@@ -239,6 +239,26 @@ public sealed class K0sJoinScriptTests : IDisposable
     }
 
     [Fact]
+    public void A_boot_partition_that_does_not_mount_does_not_hold_the_network_back()
+    {
+        // blkid finds the partition at once, and mount fails on it every time.
+        Directory.CreateDirectory(Root("usr/lib/edgeimage"));
+        File.WriteAllText(Root("usr/lib/edgeimage/boot-label"), "ESP\n");
+        Directory.CreateDirectory(Root("dev"));
+        File.WriteAllText(Root("dev/vda1"), "");
+        Stub("mountpoint", "exit 1");
+        Stub("blkid", "echo \"$EDGEIMAGE_JOIN_ROOT/dev/vda1\"");
+        Stub("mount", "echo 'mount: wrong fs type, bad option, bad superblock (test double)' >&2; exit 32");
+
+        var (_, output) = Run();
+
+        Assert.Contains($"edgeimage-join: ERROR: cannot mount the boot partition {Root("dev/vda1")} at {Root("run/edgeimage/boot")}; retrying in 30s", output);
+        var events = File.ReadAllLines(Events);
+        // Ready before the first wait, not only when the script ends (it never does here).
+        Assert.Equal(["systemd-notify --ready", "sleep 30", "sleep 30", "sleep 30"], events);
+    }
+
+    [Fact]
     public void A_worker_options_file_with_a_value_k0s_would_mangle_stops_the_join_before_k0s_runs()
     {
         Directory.CreateDirectory(Root("usr/lib/edgeimage"));
