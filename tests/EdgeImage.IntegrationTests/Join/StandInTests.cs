@@ -67,6 +67,27 @@ public sealed partial class StandInTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Install_worker_writes_each_flag_as_one_word_of_the_units_ExecStart()
+    {
+        var units = Path.Combine(_dir.FullName, "systemd");
+        var start = new ProcessStartInfo("sh", [StandIn, "install", "worker", "--token-file", "/var/lib/edgeimage/join-token", "--labels=site=lab",
+            "--taints=dedicated=edge:NoSchedule", "--kubelet-extra-args=--max-pods=50 --eviction-hard=memory.available<100Mi", "--profile=small"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["K0S_STANDIN_SYSTEMD"] = units;
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.True(process.ExitCode == 0, output);
+        var unit = await File.ReadAllLinesAsync(Path.Combine(units, "k0sworker.service"));
+        // systemd keeps a double-quoted word whole: the kubelet arguments reach `k0s worker` as one.
+        Assert.Contains("ExecStart=/usr/local/bin/k0s worker --token-file /var/lib/edgeimage/join-token --labels=site=lab --taints=dedicated=edge:NoSchedule \"--kubelet-extra-args=--max-pods=50 --eviction-hard=memory.available<100Mi\" --profile=small", unit);
+    }
+
+    [Fact]
     public async Task A_wrong_bootstrap_token_is_refused_by_the_control_plane_and_nothing_is_written()
     {
         var (exitCode, output) = await WorkerAsync(_fake.JoinTokenFor(Local, "zzzzzz.zzzzzzzzzzzzzzzz"), "site=lab");
