@@ -87,7 +87,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
         {
             var imagesMiB = (k0s.Images.Sum(i => i.Blobs.Sum(b => b.Size)) * 2 + (1 << 20) - 1) >> 20;
             K0sRequirements.Check(tree, kernel, profile, imagesMiB, log);
-            k0sManifest = await K0sInstall.InstallAsync(tree, k0s, profile.K0s!.Airgap, context);
+            k0sManifest = await K0sInstall.InstallAsync(tree, k0s, profile.K0s!.Airgap, profile.K0s.Worker, context);
             stages.Add(Stage("k0s", clock));
         }
         else if (profile.K0s is not null)

@@ -28,6 +28,16 @@ public class HostToolsTests
         Assert.Contains("broken input", e.Message);
     }
 
+    [Theory]
+    [InlineData("echo only on stdout; exit 1", "exit code 1: only on stdout")]
+    [InlineData("exit 1", "exit code 1: it printed no message")]
+    public async Task A_tool_that_fails_without_a_word_on_stderr_still_says_something(string script, string expected)
+    {
+        var e = await Assert.ThrowsAsync<EdgeImageException>(() => new HostTools().RunAsync("sh", ["-c", script]));
+
+        Assert.Contains(expected, e.Message);
+    }
+
     [Fact]
     public async Task A_tool_reads_stdin_and_returns_stdout()
     {

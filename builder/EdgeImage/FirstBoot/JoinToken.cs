@@ -51,6 +51,10 @@ public sealed partial record JoinToken
         {
             throw new FormatException($"the join token's kubeconfig has no https server URL{(server is null ? "" : $" (it says '{server}')")}");
         }
+        if (ServerProblem(server) is { } problem)
+        {
+            throw new FormatException($"the join token's server URL '{server}' {problem}");
+        }
         if (caData is null)
         {
             throw new FormatException("the join token's kubeconfig has no certificate-authority-data, so the server could not be verified");
@@ -117,6 +121,33 @@ public sealed partial record JoinToken
         var match = Regex.Match(kubeconfig, $@"^\s*{Regex.Escape(key)}:[ \t]*(?<value>\S+)[ \t]*$", RegexOptions.Multiline);
         return match.Success ? match.Groups["value"].Value.Trim('"', '\'') : null;
     }
+
+    /// <summary>
+    /// The device takes https://HOST[:PORT][/] with HOST a DNS name or an IPv4 address (SERVER in
+    /// check_token of overlays/k0s-join/usr/lib/edgeimage/k0s-join); a token it would refuse is
+    /// refused here, when the seed is written, rather than on the device.
+    /// </summary>
+    private static string? ServerProblem(string server)
+    {
+        if (server.Contains('[', StringComparison.Ordinal))
+        {
+            return "names an IPv6 address, which the device's join does not support; "
+                + "give the controller a DNS name or IPv4 address (spec.api.externalAddress in its k0s.yaml) and create the token again";
+        }
+        var match = ServerPattern().Match(server);
+        if (!match.Success)
+        {
+            return "is not https://HOST or https://HOST:PORT (a DNS name or IPv4 address, no path or user)";
+        }
+        // The port's range was checked by Uri above.
+        var host = match.Groups["host"].Value;
+        return SeedAddresses.LooksNumeric(host) && !SeedAddresses.IsIPv4(host)
+            ? $"names '{host}', which is not a four-part IPv4 address; create the token with the controller's full address"
+            : null;
+    }
+
+    [GeneratedRegex(@"^https://(?<host>[A-Za-z0-9.-]+)(:[0-9]+)?/?$")]
+    private static partial Regex ServerPattern();
 
     [GeneratedRegex(@"^[a-z0-9]{6}\.[a-z0-9]{16}$")]
     private static partial Regex BootstrapToken();

@@ -1,7 +1,5 @@
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using EdgeImage.K0s;
 using EdgeImage.Profiles;
 
 namespace EdgeImage.FirstBoot;
@@ -94,8 +92,8 @@ public static partial class SeedLoader
             {
                 foreach (var (keyNode, valueNode) in labelMap.Entries)
                 {
-                    var key = Text(keyNode, "labels key", errors, LabelKeyProblem);
-                    var value = valueNode is YamlScalar { IsNull: true } ? "" : Text(valueNode, $"labels.{key}", errors, LabelValueProblem);
+                    var key = Text(keyNode, "labels key", errors, NodeLabels.KeyProblem);
+                    var value = valueNode is YamlScalar { IsNull: true } ? "" : Text(valueNode, $"labels.{key}", errors, NodeLabels.ValueProblem);
                     if (key is not null && value is not null && !labels.TryAdd(key, value))
                     {
                         errors.Add((keyNode.Start, $"duplicate label '{key}'"));
@@ -140,9 +138,9 @@ public static partial class SeedLoader
         }
         var values = Keys(mapping, NetworkKeys, "network.", errors);
         var mode = Scalar(values, "mode", errors, m => m is "dhcp" or "static" ? null : $"must be dhcp or static, not '{m}'", "network.");
-        var address = Scalar(values, "address", errors, AddressProblem, "network.");
-        var gateway = Scalar(values, "gateway", errors, v => IPAddress.TryParse(v, out _) ? null : $"'{v}' is not an IP address", "network.");
-        var dns = List(values, "dns", errors, v => IPAddress.TryParse(v, out _) ? null : $"'{v}' is not an IP address", "network.");
+        var address = Scalar(values, "address", errors, SeedAddresses.AddressWithPrefixProblem, "network.");
+        var gateway = Scalar(values, "gateway", errors, SeedAddresses.AddressProblem, "network.");
+        var dns = List(values, "dns", errors, SeedAddresses.AddressProblem, "network.");
         var isStatic = mode == "static";
         if (isStatic && !values.ContainsKey("address"))
         {
@@ -239,41 +237,19 @@ public static partial class SeedLoader
         }
     }
 
+    // The FAT partition ignores case: SEED.ENV would be seed.env.
     private static string? FileNameProblem(string value) =>
-        FileNamePattern().IsMatch(value) ? null : $"'{value}' must be a plain file name beside the seed (letters, digits, '.', '_', '-'; no folders)";
+        !FileNamePattern().IsMatch(value) ? $"'{value}' must be a plain file name beside the seed (letters, digits, '.', '_', '-'; no folders)"
+        : value.Equals(SeedFiles.YamlName, StringComparison.OrdinalIgnoreCase) || value.Equals(SeedFiles.EnvName, StringComparison.OrdinalIgnoreCase)
+            ? $"'{value}' is the name of a file `edgeimage seed` writes itself ({SeedFiles.YamlName}, {SeedFiles.EnvName}; the FAT partition ignores case); name the token file e.g. node-17.token"
+        : null;
 
-    internal static string? LabelKeyProblem(string key)
-    {
-        var slash = key.LastIndexOf('/');
-        var (prefix, name) = slash < 0 ? (null, key) : (key[..slash], key[(slash + 1)..]);
-        if (prefix is not null && (prefix.Length > 253 || !DnsNamePattern().IsMatch(prefix)))
-        {
-            return $"label prefix '{prefix}' is not a DNS subdomain (e.g. example.com/role)";
-        }
-        return name.Length is > 0 and <= 63 && LabelNamePattern().IsMatch(name)
-            ? null
-            : $"'{key}' is not a Kubernetes label key (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit; optionally prefixed by a domain and '/')";
-    }
-
-    internal static string? LabelValueProblem(string value) =>
-        value.Length == 0 || (value.Length <= 63 && LabelNamePattern().IsMatch(value))
-            ? null
-            : $"'{value}' is not a Kubernetes label value (at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit)";
-
-    private static string? AddressProblem(string value)
-    {
-        var slash = value.IndexOf('/');
-        if (slash > 0 && IPAddress.TryParse(value[..slash], out var ip)
-            && int.TryParse(value[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var prefix)
-            && prefix >= 1 && prefix <= (ip.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32))
-        {
-            return null;
-        }
-        return $"'{value}' is not an address with prefix length (e.g. 192.168.1.17/24)";
-    }
-
+    // A name of numbers only (10.1, 0x0a000001) is an IPv4 shorthand to the resolver, not a name.
     private static string? ServerProblem(string value) =>
-        IPAddress.TryParse(value, out _) || (value.Length <= 253 && DnsNamePattern().IsMatch(value)) ? null : $"'{value}' is neither a host name nor an IP address";
+        SeedAddresses.IsIPv4(value) || SeedAddresses.IsIPv6(value) ? null
+        : SeedAddresses.LooksNumeric(value) || value.Contains(':', StringComparison.Ordinal) || value.Contains('%', StringComparison.Ordinal) ? SeedAddresses.AddressProblem(value)
+        : value.Length <= 253 && DnsNamePattern().IsMatch(value) ? null
+        : $"'{value}' is neither a host name nor an IP address";
 
     internal static string? SshKeyProblem(string value)
     {
@@ -307,9 +283,6 @@ public static partial class SeedLoader
 
     [GeneratedRegex(@"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")]
     private static partial Regex DnsNamePattern();
-
-    [GeneratedRegex(@"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")]
-    private static partial Regex LabelNamePattern();
 
     [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9._-]*$")]
     private static partial Regex FileNamePattern();

@@ -12,10 +12,18 @@ public sealed record SeedWriteResult(string Partition, long Offset, IReadOnlyLis
 /// disk, the first FAT partition of a Raspberry Pi's MBR disk) without mounting it: mtools write
 /// into the image file at the partition's offset. Whatever edgeimage/ held before is replaced, so
 /// an earlier seed's token file never lingers.
+///
+/// All or nothing: the files go into edgeimage.new first; only once every copy succeeded is the old
+/// edgeimage/ renamed to edgeimage.old, edgeimage.new to edgeimage and edgeimage.old deleted. A
+/// failure before that leaves the old seed as it was (the device reads only edgeimage/); a run
+/// interrupted between the two renames is repaired by the next one.
 /// </summary>
 public sealed class SeedWriter(HostTools tools)
 {
-    public static readonly IReadOnlyList<string> RequiredTools = ["mcopy", "mmd", "mdir", "mdeltree"];
+    public static readonly IReadOnlyList<string> RequiredTools = ["mcopy", "mmd", "mdir", "mdeltree", "mren"];
+
+    private const string NewDirectory = SeedFiles.Directory + ".new";
+    private const string OldDirectory = SeedFiles.Directory + ".old";
 
     /// <param name="epoch">Timestamp of the written FAT entries (the seed file's modification time keeps reruns identical).</param>
     public async Task<SeedWriteResult> WriteAsync(string imagePath, Seed seed, long epoch, CancellationToken ct = default)
@@ -36,6 +44,13 @@ public sealed class SeedWriter(HostTools tools)
         {
             files.Add((tokenFile, seed.TokenText + "\n"));
         }
+        // FAT compares names without case: a clash would make mcopy ask on the terminal (and fail
+        // silently without one). SeedLoader refuses such a token_file; this guards the invariant.
+        if (files.GroupBy(f => f.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } clash)
+        {
+            throw new EdgeImageException($"seed files {string.Join(" and ", clash.Select(f => f.Name))} would be one file on FAT, which ignores case",
+                "rename the token file", ExitCodes.InvalidSeed);
+        }
 
         var fat = $"{imagePath}@@{offset.ToString(CultureInfo.InvariantCulture)}";
         var environment = new Dictionary<string, string?>
@@ -43,12 +58,40 @@ public sealed class SeedWriter(HostTools tools)
             ["SOURCE_DATE_EPOCH"] = epoch.ToString(CultureInfo.InvariantCulture),
             ["MTOOLS_SKIP_CHECK"] = "1",
         };
-        var root = await tools.RunAsync("mdir", ["-b", "-i", fat, "::"], environment: environment, ct: ct);
-        if (root.Split('\n').Any(l => l.Trim().TrimEnd('/').Equals("::/" + SeedFiles.Directory, StringComparison.OrdinalIgnoreCase)))
+        async Task Run(string what, string tool, IEnumerable<string> arguments)
         {
-            await tools.RunAsync("mdeltree", ["-i", fat, "::" + SeedFiles.Directory], environment: environment, ct: ct);
+            try
+            {
+                await tools.RunAsync(tool, arguments, environment: environment, ct: ct);
+            }
+            catch (EdgeImageException e)
+            {
+                throw new EdgeImageException($"writing the seed into {partition} of {imagePath}: {what}: {e.Message}", e.Hint, e.ExitCode, e);
+            }
         }
-        await tools.RunAsync("mmd", ["-i", fat, "::" + SeedFiles.Directory], environment: environment, ct: ct);
+        async Task<HashSet<string>> RootFoldersAsync()
+        {
+            var listing = await tools.RunAsync("mdir", ["-b", "-i", fat, "::"], environment: environment, ct: ct);
+            return listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Where(l => l.StartsWith("::/", StringComparison.Ordinal) && l.EndsWith('/'))
+                .Select(l => l[3..^1])
+                .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        }
+
+        var folders = await RootFoldersAsync();
+        // A run interrupted between its two renames left the previous seed as edgeimage.old only.
+        if (!folders.Contains(SeedFiles.Directory) && folders.Contains(OldDirectory))
+        {
+            await Run($"restoring the previous seed from {OldDirectory}", "mren", ["-i", fat, "::" + OldDirectory, "::" + SeedFiles.Directory]);
+            folders = await RootFoldersAsync();
+        }
+        // mren into an existing folder would move into it, so leftovers of an interrupted run go first.
+        foreach (var leftover in new[] { NewDirectory, OldDirectory }.Where(folders.Contains))
+        {
+            await Run($"removing {leftover} left by an interrupted run", "mdeltree", ["-i", fat, "::" + leftover]);
+        }
+
+        await Run($"creating {NewDirectory}", "mmd", ["-i", fat, "::" + NewDirectory]);
         var staging = System.IO.Directory.CreateTempSubdirectory("edgeimage-seed-");
         try
         {
@@ -57,12 +100,52 @@ public sealed class SeedWriter(HostTools tools)
                 var source = Path.Combine(staging.FullName, name);
                 await File.WriteAllTextAsync(source, content, ct);
                 File.SetLastWriteTimeUtc(source, DateTimeOffset.FromUnixTimeSeconds(epoch).UtcDateTime);
-                await tools.RunAsync("mcopy", ["-m", "-i", fat, source, $"::{SeedFiles.Directory}/{name}"], environment: environment, ct: ct);
+                await Run($"copying {name} to {NewDirectory}/", "mcopy", ["-m", "-i", fat, source, $"::{NewDirectory}/{name}"]);
             }
+        }
+        catch
+        {
+            // The old seed is untouched; do not leave a half-written one beside it.
+            try
+            {
+                await tools.RunAsync("mdeltree", ["-i", fat, "::" + NewDirectory], environment: environment, ct: CancellationToken.None);
+            }
+            catch (EdgeImageException)
+            {
+                // The next run removes it; the device never reads edgeimage.new.
+            }
+            throw;
         }
         finally
         {
             staging.Delete(recursive: true);
+        }
+
+        var hadSeed = folders.Contains(SeedFiles.Directory);
+        if (hadSeed)
+        {
+            await Run($"renaming the previous {SeedFiles.Directory} to {OldDirectory}", "mren", ["-i", fat, "::" + SeedFiles.Directory, "::" + OldDirectory]);
+        }
+        try
+        {
+            await Run($"renaming {NewDirectory} to {SeedFiles.Directory}", "mren", ["-i", fat, "::" + NewDirectory, "::" + SeedFiles.Directory]);
+        }
+        catch when (hadSeed)
+        {
+            try
+            {
+                await tools.RunAsync("mren", ["-i", fat, "::" + OldDirectory, "::" + SeedFiles.Directory], environment: environment, ct: CancellationToken.None);
+            }
+            catch (EdgeImageException)
+            {
+                // The next run restores edgeimage.old (see above).
+            }
+            throw;
+        }
+        if (hadSeed)
+        {
+            await Run($"the new seed is in place, but removing the previous one ({OldDirectory}, which may hold its token) failed; run `edgeimage seed` again",
+                "mdeltree", ["-i", fat, "::" + OldDirectory]);
         }
         return new SeedWriteResult(partition, offset, files.Select(f => $"{SeedFiles.Directory}/{f.Name}").ToList());
     }

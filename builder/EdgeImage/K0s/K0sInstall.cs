@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using EdgeImage.Oci;
 using EdgeImage.Packages;
+using EdgeImage.Profiles;
 using EdgeImage.Rootfs;
 
 namespace EdgeImage.K0s;
@@ -49,6 +50,8 @@ public sealed record ManifestImage(string Reference, string Platform, string Man
 ///   this, any pull of an image the node does not already hold fails at once, which is the effect
 ///   of pull policy Never on the node. (Pods still say IfNotPresent; set spec.images.default_pull_policy:
 ///   Never in the controller's ClusterConfig for k0s's own pods.)
+/// - the profile's k0s.worker options at /usr/lib/edgeimage/k0s-worker.env (<see cref="K0sWorkerOptions"/>),
+///   which the first-boot join passes to `k0s install worker`.
 /// </summary>
 public static partial class K0sInstall
 {
@@ -62,9 +65,12 @@ public static partial class K0sInstall
     /// <summary>RFC 6761 reserves .invalid: it never resolves, so a pull fails at once instead of timing out.</summary>
     public const string PullDisabledServer = "https://pulls-disabled-airgapped-node.invalid";
 
-    public static async Task<ManifestK0s> InstallAsync(RootfsTree tree, K0sPayload payload, bool airgap, BuildContext ctx)
+    public static async Task<ManifestK0s> InstallAsync(RootfsTree tree, K0sPayload payload, bool airgap, K0sWorkerSpec worker, BuildContext ctx)
     {
         var epoch = ctx.SourceDateEpoch;
+        // Written for every k0s image, with empty values when the profile sets no worker options,
+        // so what the devices of an image pass to k0s can be read in the image itself.
+        tree.WriteFile(K0sWorkerOptions.Path, K0sWorkerOptions.Render(worker), epoch);
         await using (var binary = File.OpenRead(payload.Binary.Path))
         {
             tree.WriteFile(BinaryPath, binary, payload.Binary.Size, epoch, 0b111_101_101);

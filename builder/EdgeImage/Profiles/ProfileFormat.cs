@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using EdgeImage.K0s;
 
 namespace EdgeImage.Profiles;
 
@@ -39,8 +40,11 @@ internal sealed record Field(string Key, FieldKind Kind)
     /// <summary>Accepted spellings users reach for, mapped to the value they mean (aarch64 -> arm64).</summary>
     public IReadOnlyDictionary<string, string> Aliases { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Checks one value (or one list item); returns why it is wrong, or null.</summary>
+    /// <summary>Checks one value (or one list item, or one map value); returns why it is wrong, or null.</summary>
     public Func<string, string?>? Check { get; init; }
+
+    /// <summary>Checks one key of a TextMap; returns why it is wrong, or null.</summary>
+    public Func<string, string?>? KeyCheck { get; init; }
 
     /// <summary>A local path (unless it is a URL) resolved against the directory of the profile file that wrote it.</summary>
     public bool ResolvesPath { get; init; }
@@ -120,7 +124,7 @@ internal static partial class ProfileFormat
                 {
                     Children =
                     [
-                        new("labels", FieldKind.TextMap),
+                        new("labels", FieldKind.TextMap) { KeyCheck = NodeLabels.KeyProblem, Check = NodeLabels.ValueProblem },
                         new("taints", FieldKind.TextList) { Check = CheckTaint },
                         new("kubelet_extra_args", FieldKind.Arguments) { Check = CheckFlag },
                         new("profile", FieldKind.Text) { Check = CheckName },
@@ -206,8 +210,15 @@ internal static partial class ProfileFormat
     private static string? CheckTaint(string value) =>
         TaintPattern().IsMatch(value) ? null : $"'{value}' is not a taint like key=value:NoSchedule or key:NoExecute (effects: NoSchedule, PreferNoSchedule, NoExecute)";
 
+    // k0s writes the flags into its systemd unit's ExecStart, where $ expands a variable, % a unit
+    // specifier and quotes and backslashes change the word: such a flag would not reach the kubelet
+    // as written, so it is refused here.
     private static string? CheckFlag(string value) =>
-        FlagPattern().IsMatch(value) ? null : $"'{value}' is not a kubelet flag like --max-pods=50 (starts with --, no spaces)";
+        !FlagPattern().IsMatch(value) ? $"'{value}' is not a kubelet flag like --max-pods=50 (starts with --, no spaces)"
+        : value.IndexOfAny(UnitUnsafe) >= 0 ? $"'{value}': k0s writes kubelet flags into a systemd unit, where {string.Join(' ', UnitUnsafe)} change their meaning; write the value without them"
+        : null;
+
+    private static readonly char[] UnitUnsafe = ['"', '\'', '\\', '$', '%', '`'];
 
     [GeneratedRegex("^[0-9a-f]{64}$")]
     private static partial Regex Sha256Pattern();

@@ -234,7 +234,7 @@ public static class ProfileLoader
                 var pairs = new SortedDictionary<string, string>(StringComparer.Ordinal);
                 foreach (var (key, value) in map.Entries)
                 {
-                    var k = Text(field, key, path + " key", errors);
+                    var k = Text(field, key, path + " key", errors, field.KeyCheck);
                     var v = Text(field, value, $"{path}.{k}", errors);
                     if (k is null || v is null)
                     {
@@ -259,7 +259,10 @@ public static class ProfileLoader
         }
     }
 
-    private static string? Text(Field field, YamlNode node, string path, List<(SourceMark, string)> errors)
+    private static string? Text(Field field, YamlNode node, string path, List<(SourceMark, string)> errors) =>
+        Text(field, node, path, errors, field.Check);
+
+    private static string? Text(Field field, YamlNode node, string path, List<(SourceMark, string)> errors, Func<string, string?>? check)
     {
         if (node is not YamlScalar scalar || scalar.IsNull)
         {
@@ -274,7 +277,7 @@ public static class ProfileLoader
             errors.Add((node.Start, $"'{path}' must be one of {string.Join(", ", allowed)}, not '{value}'{meant}"));
             return null;
         }
-        if (field.Check?.Invoke(value) is { } problem)
+        if (check?.Invoke(value) is { } problem)
         {
             errors.Add((node.Start, $"'{path}': {problem}"));
             return null;

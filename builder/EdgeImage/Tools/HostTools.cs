@@ -24,6 +24,7 @@ public sealed class HostTools(IReadOnlyList<string>? searchPath = null)
         ["mmd"] = "mtools",
         ["mdir"] = "mtools",
         ["mdeltree"] = "mtools",
+        ["mren"] = "mtools",
         ["mtype"] = "mtools",
         ["sfdisk"] = "fdisk",
         ["cpio"] = "cpio",
@@ -113,7 +114,12 @@ public sealed class HostTools(IReadOnlyList<string>? searchPath = null)
         var result = await command.ExecuteBufferedAsync(Encoding.UTF8, ct);
         if (result.ExitCode != 0)
         {
-            var tail = string.Join('\n', result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(8));
+            // Some tools fail without a word on stderr: mtools, when it would ask on /dev/tty (a
+            // name clash) and there is no terminal. Then their stdout, or at least that they said nothing.
+            static string Tail(string text) => string.Join('\n', text.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(8));
+            var tail = Tail(result.StandardError) is { Length: > 0 } stderr ? stderr
+                : Tail(result.StandardOutput) is { Length: > 0 } stdout ? stdout
+                : "it printed no message";
             throw new EdgeImageException(
                 $"{tool} failed with exit code {result.ExitCode}: {tail}",
                 $"run with --verbose to see the full command; {tool} is from the Debian package {Packages.GetValueOrDefault(tool, tool)}");

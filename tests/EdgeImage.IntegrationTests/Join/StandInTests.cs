@@ -24,11 +24,11 @@ public sealed partial class StandInTests : IAsyncLifetime
         _dir.Delete(recursive: true);
     }
 
-    private async Task<(int ExitCode, string Output)> WorkerAsync(string token, string labels)
+    private async Task<(int ExitCode, string Output)> WorkerAsync(string token, string labels, params string[] flags)
     {
         var tokenFile = Path.Combine(_dir.FullName, "token");
         await File.WriteAllTextAsync(tokenFile, token);
-        var start = new ProcessStartInfo("sh", [StandIn, "worker", "--token-file", tokenFile, "--labels", labels])
+        var start = new ProcessStartInfo("sh", [StandIn, "worker", "--token-file", tokenFile, "--labels", labels, .. flags])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -50,17 +50,41 @@ public sealed partial class StandInTests : IAsyncLifetime
     [Fact]
     public async Task The_stand_in_joins_the_fake_control_plane_with_the_bootstrap_token_and_writes_kubelet_conf()
     {
-        var (exitCode, output) = await WorkerAsync(_fake.JoinTokenFor(Local, _fake.BearerToken), "site=lab");
+        var (exitCode, output) = await WorkerAsync(_fake.JoinTokenFor(Local, _fake.BearerToken), "site=lab",
+            "--taints=dedicated=edge:NoSchedule,gpu:NoExecute", "--kubelet-extra-args", "--max-pods=50 --eviction-hard=memory.available<100Mi", "--profile=small");
 
         Assert.True(exitCode == 0, output);
         Assert.StartsWith("k0s STAND-IN (not the real k0s)\n", output);
-        Assert.Equal(new JoinRequest("system:node:host-test", "system:nodes", "site=lab"), Assert.Single(_fake.Requests));
+        Assert.Equal(
+            new JoinRequest("system:node:host-test", "system:nodes", "site=lab", "dedicated=edge:NoSchedule,gpu:NoExecute", "--max-pods=50 --eviction-hard=memory.available<100Mi", "small"),
+            Assert.Single(_fake.Requests));
         var kubeconfig = await File.ReadAllTextAsync(Path.Combine(_dir.FullName, "k0s", "kubelet.conf"));
         Assert.Contains($"server: {Local.GetLeftPart(UriPartial.Authority)}", kubeconfig);
         var certificate = CertificateRegex().Match(kubeconfig).Groups[1].Value;
         using var cert = X509Certificate2.CreateFromPem(Encoding.ASCII.GetString(Convert.FromBase64String(certificate)));
         Assert.True(_fake.IsIssuerOf(cert));
         Assert.Empty(Directory.EnumerateFileSystemEntries(_dir.FullName, "k0s-standin.*"));
+    }
+
+    [Fact]
+    public async Task Install_worker_writes_each_flag_as_one_word_of_the_units_ExecStart()
+    {
+        var units = Path.Combine(_dir.FullName, "systemd");
+        var start = new ProcessStartInfo("sh", [StandIn, "install", "worker", "--token-file", "/var/lib/edgeimage/join-token", "--labels=site=lab",
+            "--taints=dedicated=edge:NoSchedule", "--kubelet-extra-args=--max-pods=50 --eviction-hard=memory.available<100Mi", "--profile=small"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["K0S_STANDIN_SYSTEMD"] = units;
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+
+        Assert.True(process.ExitCode == 0, output);
+        var unit = await File.ReadAllLinesAsync(Path.Combine(units, "k0sworker.service"));
+        // systemd keeps a double-quoted word whole: the kubelet arguments reach `k0s worker` as one.
+        Assert.Contains("ExecStart=/usr/local/bin/k0s worker --token-file /var/lib/edgeimage/join-token --labels=site=lab --taints=dedicated=edge:NoSchedule \"--kubelet-extra-args=--max-pods=50 --eviction-hard=memory.available<100Mi\" --profile=small", unit);
     }
 
     [Fact]

@@ -116,7 +116,7 @@ public abstract class ValidJoinBoots(JoinBoard board) : IAsyncLifetime
 
 /// <summary>
 /// What a device seeded with a valid token must do on every board (<see cref="ValidJoinBoots"/>):
-/// join exactly once as its host name with its labels, leave kubelet.conf and no token behind, and
+/// join exactly once as its host name with its labels and the image's worker options, leave kubelet.conf and no token behind, and
 /// not join again on the next boot. The derived classes bind the tests to a board's boots.
 /// </summary>
 public abstract class ValidJoinTests(ValidJoinBoots boots, ITestOutputHelper output)
@@ -144,7 +144,12 @@ public abstract class ValidJoinTests(ValidJoinBoots boots, ITestOutputHelper out
             Assert.Contains("edgeimage-join: network: dhcp (systemd-networkd)", boot.JoinLog);
         }
         var request = Assert.Single(boots.Valid.Requests);
-        Assert.Equal(new JoinRequest("system:node:node-a", "system:nodes", "example.com/role=sensor,site=lab"), request);
+        // The image's worker options (the test profile's k0s.worker) with the seed's labels, whose
+        // site wins over the image's: what `k0s install worker` got, as the stand-in's worker reports it.
+        Assert.Equal(
+            new JoinRequest("system:node:node-a", "system:nodes", "edgeimage.test/image=join-test,example.com/role=sensor,site=lab",
+                "edgeimage.test/dedicated=edge:NoSchedule", "--max-pods=50 --eviction-hard=memory.available<100Mi", "edge-small"),
+            request);
         Assert.Equal(0, boots.Valid.Rejected);
         // The image's k0s is the stand-in, and it says so.
         Assert.Contains("edgeimage-join: k0s: k0s STAND-IN (not the real k0s)", boot.JoinLog);

@@ -151,8 +151,8 @@ public sealed class K0sJoinOverlayTests : IDisposable
         Assert.Contains("ExecStart=/usr/sbin/dropbear -i -s -R -D /etc/dropbear", service);
         Assert.Contains("StandardInput=socket", service);
         Assert.Contains("StandardError=journal", service);
-        Assert.Contains("[ -x /usr/sbin/dropbear ]", script, StringComparison.Ordinal);
-        Assert.Contains("mv /etc/dropbear/authorized_keys.new /etc/dropbear/authorized_keys", script, StringComparison.Ordinal);
+        Assert.Contains("[ -x \"$ROOT/usr/sbin/dropbear\" ]", script, StringComparison.Ordinal);
+        Assert.Contains("mv \"$ROOT/etc/dropbear/authorized_keys.new\" \"$ROOT/etc/dropbear/authorized_keys\"", script, StringComparison.Ordinal);
         Assert.Contains("systemctl --no-block start edgeimage-sshd.socket", script, StringComparison.Ordinal);
         Assert.DoesNotContain("/usr/sbin/sshd", script, StringComparison.Ordinal);
         Assert.DoesNotContain("/root/.ssh", script, StringComparison.Ordinal);
@@ -168,10 +168,10 @@ public sealed class K0sJoinOverlayTests : IDisposable
         var script = tree.ReadText("/usr/lib/edgeimage/k0s-join")!;
 
         Assert.Contains(unit, l => l.StartsWith("Before=", StringComparison.Ordinal) && l.Split('=', ' ').Contains("systemd-timesyncd.service"));
-        Assert.Contains("> /etc/systemd/timesyncd.conf.d/edgeimage.conf", script, StringComparison.Ordinal);
+        Assert.Contains("> \"$ROOT/etc/systemd/timesyncd.conf.d/edgeimage.conf\"", script, StringComparison.Ordinal);
         // timesyncd runs as systemd-timesync: a directory made under the script's umask 077 would
         // hide the seed's servers from it.
-        Assert.Contains("chmod 755 /etc/systemd/timesyncd.conf.d", script, StringComparison.Ordinal);
+        Assert.Contains("chmod 755 \"$ROOT/etc/systemd/timesyncd.conf.d\"", script, StringComparison.Ordinal);
         Assert.Contains("restart_if_running systemd-timesyncd.service", script, StringComparison.Ordinal);
     }
 }

@@ -128,6 +128,19 @@ public sealed class SeedTests : IDisposable
         Assert.Equal(("node.token", token), (seed.TokenFile, seed.TokenText));
     }
 
+    [Theory]
+    [InlineData("SEED.ENV")]
+    [InlineData("seed.yaml")]
+    [InlineData("Seed.Yaml")]
+    public void A_token_file_named_like_a_file_the_seed_writes_is_refused_as_FAT_ignores_case(string name)
+    {
+        File.WriteAllText(Path.Combine(_dir, name), Token());
+
+        var e = Refused(() => Parse($"hostname: edge\ntoken_file: {name}\n"));
+
+        Assert.Equal($"seed.yaml:2:13: 'token_file': '{name}' is the name of a file `edgeimage seed` writes itself (seed.yaml, seed.env; the FAT partition ignores case); name the token file e.g. node-17.token", e.Message);
+    }
+
     [Fact]
     public void Every_mistake_of_a_seed_is_reported_at_once_with_its_line()
     {
@@ -167,6 +180,120 @@ public sealed class SeedTests : IDisposable
         var e = Refused(() => Parse("hostname: edge\n\ntoken: aGVsbG8=\n"));
 
         Assert.Equal("seed.yaml:3:8: 'token': the join token's base64 does not hold gzip data; it is not a k0s join token", e.Message);
+    }
+
+    [Theory]
+    [InlineData("node-role.kubernetes.io/worker")]
+    [InlineData("kubernetes.io/role")]
+    [InlineData("node-restriction.kubernetes.io/pool")]
+    [InlineData("beta.kubernetes.io/fluentd-ds-ready")]
+    [InlineData("k8s.io/zone")]
+    [InlineData("team.k8s.io/zone")]
+    public void Label_keys_kubelet_refuses_in_node_labels_are_refused_with_what_it_takes(string key)
+    {
+        var e = Refused(() => Parse($"hostname: edge\ntoken: {Token()}\nlabels:\n  site: lab\n  {key}: \"yes\"\n"));
+
+        Assert.StartsWith($"seed.yaml:5:3: 'labels key': kubelet refuses '{key}' in --node-labels: of the kubernetes.io and k8s.io namespaces it takes only kubelet.kubernetes.io/*, node.kubernetes.io/* and kubernetes.io/hostname,", e.Message, StringComparison.Ordinal);
+        Assert.Contains("use a prefix of your own (e.g. example.com/role)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Label_keys_kubelet_takes_are_accepted_and_a_prefix_is_lower_case()
+    {
+        string[] keys =
+        [
+            "kubelet.kubernetes.io/pool", "node.kubernetes.io/pool", "edge.node.kubernetes.io/pool", "kubernetes.io/hostname",
+            "kubernetes.io/arch", "beta.kubernetes.io/os", "node.kubernetes.io/instance-type", "topology.kubernetes.io/zone",
+            "failure-domain.beta.kubernetes.io/region", "notkubernetes.io/x", "example.com/Role",
+        ];
+
+        var seed = Parse($"hostname: edge\ntoken: {Token()}\nlabels:\n{string.Concat(keys.Select(k => $"  {k}: x\n"))}");
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), seed.Labels.Keys);
+        var e = Refused(() => Parse($"hostname: edge\ntoken: {Token()}\nlabels:\n  Example.com/role: x\n"));
+        Assert.Equal("seed.yaml:4:3: 'labels key': label prefix 'Example.com' is not a lower-case DNS subdomain (e.g. example.com/role)", e.Message);
+    }
+
+    [Theory]
+    [InlineData("192.168.117/24", "write an IPv4 address as all four numbers 0-255, without leading zeros")]
+    [InlineData("0x0a000001/8", "write an IPv4 address as four decimal numbers 0-255")]
+    [InlineData("010.0.0.1/8", "without leading zeros")]
+    [InlineData("256.1.1.1/24", "all four numbers 0-255")]
+    [InlineData("fe80::1%eth0/64", "a scope (%interface) cannot be used here")]
+    [InlineData("[fd00::1]/64", "without [brackets] or a :port")]
+    [InlineData("10.0.0.1/33", "the prefix length must be a number from 1 to 32")]
+    [InlineData("10.0.0.1/024", "the prefix length must be a number from 1 to 32")]
+    [InlineData("fd00::1/129", "the prefix length must be a number from 1 to 128")]
+    [InlineData("10.0.0.1", "has no prefix length")]
+    public void A_static_address_the_device_could_not_use_is_refused_on_its_line_with_the_fix(string address, string fix)
+    {
+        var e = Refused(() => Parse($"hostname: edge\ntoken: {Token()}\nnetwork:\n  mode: static\n  address: \"{address}\"\n"));
+
+        Assert.StartsWith($"seed.yaml:5:12: 'network.address': '{address}'", e.Message, StringComparison.Ordinal);
+        Assert.Contains(fix, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("192.168.1", "gateway")]
+    [InlineData("0x0a000001", "gateway")]
+    [InlineData("::1%lo", "gateway")]
+    [InlineData("[::1]:53", "dns")]
+    [InlineData("10.0.0.1:53", "dns")]
+    [InlineData("10.1", "dns")]
+    public void Gateways_and_name_servers_are_plain_IPv4_or_IPv6_addresses(string value, string key)
+    {
+        var line = key == "dns" ? $"  dns: [\"{value}\"]" : $"  gateway: \"{value}\"";
+
+        var e = Refused(() => Parse($"hostname: edge\ntoken: {Token()}\nnetwork:\n  mode: static\n  address: 10.0.0.2/24\n{line}\n"));
+
+        Assert.Contains($"seed.yaml:6:", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{value}' is not an IP address: ", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Full_IPv4_and_IPv6_addresses_are_accepted_and_NTP_servers_that_are_numbers_must_be_full_addresses()
+    {
+        var seed = Parse($"hostname: edge\ntoken: {Token()}\nnetwork:\n  mode: static\n  address: fd00::17/64\n  gateway: fd00::1\n  dns: [0.0.0.0, 255.255.255.255, \"::ffff:10.0.0.1\"]\nntp: [10.0.0.1, fd00::123, 0.debian.pool.ntp.org]\n");
+
+        Assert.Equal(("fd00::17/64", "fd00::1"), (seed.Network.Address, seed.Network.Gateway));
+        Assert.Equal(["0.0.0.0", "255.255.255.255", "::ffff:10.0.0.1"], seed.Network.Dns);
+        Assert.Equal(["10.0.0.1", "fd00::123", "0.debian.pool.ntp.org"], seed.Ntp);
+
+        var e = Refused(() => Parse($"hostname: edge\ntoken: {Token()}\nntp: [\"192.168.1\", 0x7f000001, \"[::1]:123\"]\n"));
+        Assert.Contains("seed.yaml:3:7: 'ntp item': '192.168.1' is not an IP address: write an IPv4 address as all four numbers", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'ntp item': '0x7f000001' is not an IP address: write an IPv4 address as four decimal numbers", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'ntp item': '[::1]:123' is not an IP address: write the address alone", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://[fd00::1]:6443", "names an IPv6 address, which the device's join does not support")]
+    [InlineData("https://10.0.2.100:6443/api", "is not https://HOST or https://HOST:PORT")]
+    [InlineData("https://user@10.0.2.100:6443", "is not https://HOST or https://HOST:PORT")]
+    [InlineData("https://10.1:6443", "names '10.1', which is not a four-part IPv4 address")]
+    public void A_token_whose_server_the_device_would_refuse_is_refused_when_the_seed_is_written(string server, string problem)
+    {
+        var e = Assert.Throws<FormatException>(() => JoinToken.Parse(TokenWithServer(server)));
+
+        Assert.StartsWith($"the join token's server URL '{server}' {problem}", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://10.0.2.100:6443")]
+    [InlineData("https://controller.example")]
+    [InlineData("https://k0s-api.example:6443/")]
+    public void Token_servers_the_device_accepts_are_accepted(string server) =>
+        Assert.Equal(server.TrimEnd('/'), JoinToken.Parse(TokenWithServer(server)).Server.GetLeftPart(UriPartial.Authority));
+
+    /// <summary>A token whose kubeconfig names <paramref name="server"/> verbatim (Encode would normalise it).</summary>
+    private static string TokenWithServer(string server)
+    {
+        var kubeconfig = $"apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {Convert.ToBase64String(Encoding.ASCII.GetBytes(CaPem()))}\n    server: {server}\n  name: k0s\nusers:\n- name: kubelet-bootstrap\n  user:\n    token: abcdef.0123456789abcdef\n";
+        using var buffer = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(Encoding.UTF8.GetBytes(kubeconfig));
+        }
+        return Convert.ToBase64String(buffer.ToArray());
     }
 
     [Fact]

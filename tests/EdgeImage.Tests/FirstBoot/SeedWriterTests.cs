@@ -95,6 +95,56 @@ public sealed class SeedWriterTests : IDisposable
         Assert.Contains("hostname: \"node-2\"", await ReadFatFileAsync(image, espOffset, "edgeimage/seed.yaml"));
     }
 
+    private static Dictionary<string, string?> Mtools => new() { ["MTOOLS_SKIP_CHECK"] = "1" };
+
+    private static async Task<List<string>> ListAsync(string image, long offset, string folder) =>
+        (await new HostTools().RunAsync("mdir", ["-b", "-i", $"{image}@@{offset}", "::" + folder], environment: Mtools))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>Host tools whose mcopy fails, as a full or failing card would, when it copies a file whose name contains <paramref name="failOn"/>.</summary>
+    private HostTools FailingMcopy(string failOn)
+    {
+        var bin = Directory.CreateDirectory(Path.Combine(_dir, "bin")).FullName;
+        var wrapper = Path.Combine(bin, "mcopy");
+        File.WriteAllText(wrapper, $"#!/bin/sh\ncase \"$*\" in *{failOn}*) echo 'mcopy: write error: No space left on device (test double)' >&2; exit 1 ;; esac\nexec {new HostTools().Find("mcopy")} \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return new HostTools([bin, .. (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':')]);
+    }
+
+    [Fact]
+    public async Task A_copy_that_fails_leaves_the_previous_seed_whole_and_says_why()
+    {
+        var (image, espOffset) = await GptDiskAsync();
+        await new SeedWriter(new HostTools()).WriteAsync(image, SeedWithTokenFile("node-1"), 1_700_000_000);
+
+        var e = await Assert.ThrowsAsync<EdgeImageException>(() => new SeedWriter(FailingMcopy("node-2.token")).WriteAsync(image, SeedWithTokenFile("node-2"), 1_700_000_000));
+
+        Assert.Contains("copying node-2.token to edgeimage.new/: mcopy failed with exit code 1: mcopy: write error: No space left on device (test double)", e.Message);
+        Assert.Equal(["::/edgeimage/node-1.token", "::/edgeimage/seed.env", "::/edgeimage/seed.yaml"], await ListAsync(image, espOffset, "edgeimage"));
+        Assert.Contains("hostname: \"node-1\"", await ReadFatFileAsync(image, espOffset, "edgeimage/seed.yaml"));
+        Assert.Equal(["::/edgeimage/"], await ListAsync(image, espOffset, ""));
+    }
+
+    [Fact]
+    public async Task A_run_interrupted_between_its_renames_is_repaired_by_the_next_one()
+    {
+        var (image, espOffset) = await GptDiskAsync();
+        await new SeedWriter(new HostTools()).WriteAsync(image, SeedWithTokenFile("node-1"), 1_700_000_000);
+        var fat = $"{image}@@{espOffset}";
+        // What an interrupted run leaves: the previous seed renamed away and a half-written new one.
+        await new HostTools().RunAsync("mren", ["-i", fat, "::edgeimage", "::edgeimage.old"], environment: Mtools);
+        await new HostTools().RunAsync("mmd", ["-i", fat, "::edgeimage.new"], environment: Mtools);
+
+        // A failing run puts the previous seed back; a good one replaces it.
+        await Assert.ThrowsAsync<EdgeImageException>(() => new SeedWriter(FailingMcopy("seed.env")).WriteAsync(image, SeedWithTokenFile("node-2"), 1_700_000_000));
+        Assert.Equal(["::/edgeimage/"], await ListAsync(image, espOffset, ""));
+        Assert.Contains("hostname: \"node-1\"", await ReadFatFileAsync(image, espOffset, "edgeimage/seed.yaml"));
+        await new SeedWriter(new HostTools()).WriteAsync(image, SeedWithTokenFile("node-2"), 1_700_000_000);
+
+        Assert.Equal(["::/edgeimage/"], await ListAsync(image, espOffset, ""));
+        Assert.Equal(["::/edgeimage/node-2.token", "::/edgeimage/seed.env", "::/edgeimage/seed.yaml"], await ListAsync(image, espOffset, "edgeimage"));
+    }
+
     [Fact]
     public async Task On_a_Raspberry_Pi_MBR_image_the_first_FAT_partition_takes_the_seed()
     {

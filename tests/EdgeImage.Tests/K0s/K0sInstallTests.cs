@@ -25,7 +25,7 @@ public sealed class K0sInstallTests : IDisposable
         };
         using var tree = new RootfsTree(Path.Combine(_dir, "staging"));
 
-        var manifest = await K0sInstall.InstallAsync(tree, payload, airgap: true, Context());
+        var manifest = await K0sInstall.InstallAsync(tree, payload, airgap: true, new K0sWorkerSpec(), Context());
 
         var binary = tree["/usr/local/bin/k0s"]!;
         Assert.Equal(0b111_101_101, binary.Mode);
@@ -51,11 +51,45 @@ public sealed class K0sInstallTests : IDisposable
         };
         using var tree = new RootfsTree(Path.Combine(_dir, "staging"));
 
-        await K0sInstall.InstallAsync(tree, payload, airgap: false, Context());
+        await K0sInstall.InstallAsync(tree, payload, airgap: false, new K0sWorkerSpec(), Context());
 
         Assert.NotNull(tree["/usr/local/bin/k0s"]);
         Assert.Null(tree["/etc/k0s/containerd.d/edgeimage-airgap.toml"]);
         Assert.Null(tree["/usr/lib/tmpfiles.d/edgeimage-k0s-images.conf"]);
+    }
+
+    [Fact]
+    public async Task The_profiles_worker_options_are_written_for_the_device_the_same_for_the_same_options()
+    {
+        var payload = new K0sPayload
+        {
+            Version = "v1.34.1+k0s.0",
+            Binary = new K0sFile("/usr/bin/true", new string('a', 64), new FileInfo("/usr/bin/true").Length, "test"),
+            Images = [],
+        };
+        var worker = new K0sWorkerSpec
+        {
+            Labels = new Dictionary<string, string> { ["zone"] = "plant-3", ["example.com/tier"] = "edge" },
+            Taints = ["dedicated=edge:NoSchedule", "gpu:NoExecute"],
+            KubeletExtraArgs = ["--max-pods=50", "--eviction-hard=memory.available<100Mi"],
+            Profile = "small",
+        };
+        using var tree = new RootfsTree(Path.Combine(_dir, "staging"));
+        using var empty = new RootfsTree(Path.Combine(_dir, "empty"));
+
+        await K0sInstall.InstallAsync(tree, payload, airgap: false, worker, Context());
+        await K0sInstall.InstallAsync(empty, payload, airgap: false, new K0sWorkerSpec(), Context());
+
+        var options = tree["/usr/lib/edgeimage/k0s-worker.env"]!;
+        Assert.Equal(0b110_100_100, options.Mode);
+        Assert.Equal(
+            ["LABELS=example.com/tier=edge,zone=plant-3", "TAINTS=dedicated=edge:NoSchedule,gpu:NoExecute",
+             "KUBELET_EXTRA_ARGS=--max-pods=50 --eviction-hard=memory.available<100Mi", "PROFILE=small"],
+            tree.ReadText("/usr/lib/edgeimage/k0s-worker.env")!.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')));
+        // The labels' order in the profile does not change the bytes.
+        Assert.Equal(K0sWorkerOptions.Render(worker), K0sWorkerOptions.Render(worker with { Labels = new Dictionary<string, string> { ["example.com/tier"] = "edge", ["zone"] = "plant-3" } }));
+        Assert.Equal(["LABELS=", "TAINTS=", "KUBELET_EXTRA_ARGS=", "PROFILE="],
+            empty.ReadText("/usr/lib/edgeimage/k0s-worker.env")!.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')));
     }
 
     [Theory]

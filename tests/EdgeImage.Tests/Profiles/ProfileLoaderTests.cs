@@ -414,6 +414,30 @@ public sealed class ProfileLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Worker_labels_and_kubelet_flags_that_could_not_reach_the_node_as_written_are_refused_where_they_stand()
+    {
+        var (path, e) = EdgeFails("""
+            name: edge
+            arch: amd64
+            board: generic-efi
+            k0s:
+              version: v1.34.1+k0s.0
+              worker:
+                labels: {-zone: a, site: "has space", ok: fine, node-role.kubernetes.io/edge: "", Example.com/x: y}
+                kubelet_extra_args: [--root-dir=$HOME, "--eviction-hard=nodefs.available<10%", --max-pods=50]
+            """);
+
+        Assert.Contains($"{path}:7:14: 'k0s.worker.labels key': '-zone' is not a Kubernetes label key", e.Message);
+        Assert.Contains($"{path}:7:30: 'k0s.worker.labels.site': 'has space' is not a Kubernetes label value", e.Message);
+        Assert.Contains($"{path}:8:26: 'k0s.worker.kubelet_extra_args item': '--root-dir=$HOME': k0s writes kubelet flags into a systemd unit, where \" ' \\ $ % ` change their meaning", e.Message);
+        Assert.Contains($"{path}:8:44: 'k0s.worker.kubelet_extra_args item': '--eviction-hard=nodefs.available<10%': k0s writes", e.Message);
+        Assert.Contains($"{path}:7:53: 'k0s.worker.labels key': kubelet refuses 'node-role.kubernetes.io/edge' in --node-labels", e.Message);
+        Assert.Contains($"{path}:7:87: 'k0s.worker.labels key': label prefix 'Example.com' is not a lower-case DNS subdomain", e.Message);
+        Assert.StartsWith("6 errors in profile", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("max-pods", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void K0s_section_without_a_version_anywhere_is_an_error()
     {
         var (path, e) = EdgeFails("name: edge\narch: amd64\nboard: generic-efi\nk0s:\n  airgap: false\n");
