@@ -119,6 +119,14 @@ internal sealed class InitScriptRig : IDisposable
         }
     }
 
+    /// <summary>Gives a partition another size (sysfs and device file); it still reads as zeros.</summary>
+    public void ResizePartition(string name, long sectors)
+    {
+        File.WriteAllText(Path.Combine(Root, "sys/class/block", name, "size"), $"{sectors}\n");
+        using var device = new FileStream(Device(name), FileMode.Open, FileAccess.Write);
+        device.SetLength(sectors * 512);
+    }
+
     /// <summary>What the stand-in blkid reports for a device, e.g. LABEL=edge-data.</summary>
     public void Tag(string device, string token) =>
         File.AppendAllText(Path.Combine(Root, "blkid.tab"), $"{Device(device)} {token}\n");

@@ -67,4 +67,111 @@ public sealed class InitScriptTests : IDisposable
         var calls = _rig.Calls.Where(c => !c.StartsWith("blkid", StringComparison.Ordinal)).ToList();
         Assert.Equal(["sfdisk --no-reread --no-tell-kernel -q -N 4 /dev/sda", "blockdev --rereadpt /dev/sda", "e2fsck -f -p /dev/sda4", "resize2fs /dev/sda4"], calls);
     }
+
+    [Theory]
+    [InlineData(1080, "superblock magic at 1 KiB")]
+    [InlineData(4096 + 17, "group descriptors after the superblock")]
+    [InlineData(4 * 1024 * 1024 - 1, "last byte of the first 4 MiB")]
+    [InlineData(8 * 1024 * 1024 + 1024 + 56, "backup superblock of 1 KiB blocks")]
+    [InlineData(128 * 1024 * 1024 + 56, "backup superblock of 4 KiB blocks")]
+    public void A_data_partition_without_the_label_that_is_not_blank_is_refused_and_left_alone(long offset, string what)
+    {
+        EfiDisk("sda");
+        _rig.ResizePartition("sda4", 256L << 11);
+        _rig.WriteAt("sda4", offset, [0x53, 0xEF]);
+
+        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
+
+        Assert.True(result.ExitCode == InitScriptRig.Failed, $"{what}: init went on ({result.ExitCode}):\n{result.Text}");
+        Assert.Contains("edgeimage-initrd: FATAL: the data partition /dev/sda4 has no edge-data file system, yet it is not blank as the image left it", result.Text);
+        Assert.DoesNotContain(_rig.Calls, c => c.StartsWith("mke2fs", StringComparison.Ordinal) || c.StartsWith("sfdisk", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_blank_data_partition_smaller_than_the_checked_regions_is_blank_to_its_end()
+    {
+        EfiDisk("sda");
+        _rig.ResizePartition("sda4", 4096);
+
+        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("mke2fs -q -F -t ext4 -E nodiscard -L edge-data /dev/sda4", _rig.Calls);
+    }
+
+    [Fact]
+    public void A_data_partition_without_the_label_that_cannot_be_read_is_refused()
+    {
+        EfiDisk("sda");
+        // A partition shorter than its sysfs size: cmp meets the end where the disk would fail a read.
+        File.WriteAllBytes(_rig.Device("sda4"), new byte[4096]);
+
+        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
+
+        Assert.Equal(InitScriptRig.Failed, result.ExitCode);
+        Assert.Contains("not blank as the image left it, or could not be read", result.Text);
+        Assert.DoesNotContain(_rig.Calls, c => c.StartsWith("mke2fs", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_blank_data_partition_on_a_larger_disk_grows_before_its_file_system_is_made()
+    {
+        EfiDisk("sda", extraSectors: 1 << 21);
+
+        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
+
+        Assert.Equal(0, result.ExitCode);
+        var calls = _rig.Calls.Where(c => !c.StartsWith("blkid", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["sfdisk --no-reread --no-tell-kernel -q -N 4 /dev/sda", "blockdev --rereadpt /dev/sda", "mke2fs -q -F -t ext4 -E nodiscard -L edge-data /dev/sda4"], calls);
+    }
+
+    [Fact]
+    public void The_data_file_system_is_checked_on_every_boot_before_it_is_mounted()
+    {
+        EfiDisk("sda");
+        _rig.Tag("sda4", "LABEL=edge-data");
+
+        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(["e2fsck -p /dev/sda4"], _rig.Calls.Where(c => !c.StartsWith("blkid", StringComparison.Ordinal)));
+        // A clean check prints nothing of its own to the console.
+        Assert.DoesNotContain("e2fsck", result.Text);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void A_check_that_fixed_errors_or_asks_for_a_reboot_is_logged_and_the_boot_goes_on(int exitCode)
+    {
+        EfiDisk("sda");
+        _rig.Tag("sda4", "LABEL=edge-data");
+        _rig.ExitCode("e2fsck", exitCode);
+
+        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data && echo prepared");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("edgeimage-initrd: e2fsck: stand-in e2fsck: done", result.Text);
+        Assert.Contains($"edgeimage-initrd: e2fsck repaired the data file system on /dev/sda4 (exit code {exitCode}); it is not mounted yet, so the boot goes on", result.Text);
+        Assert.EndsWith("prepared", result.Text.Trim());
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(8)]
+    [InlineData(12)]
+    public void A_check_that_left_errors_or_failed_stops_the_boot(int exitCode)
+    {
+        EfiDisk("sda");
+        _rig.Tag("sda4", "LABEL=edge-data");
+        _rig.ExitCode("e2fsck", exitCode);
+
+        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data && echo prepared");
+
+        Assert.Equal(InitScriptRig.Failed, result.ExitCode);
+        Assert.Contains($"edgeimage-initrd: FATAL: e2fsck -p could not repair the data file system on /dev/sda4 (exit code {exitCode})", result.Text);
+        Assert.DoesNotContain("prepared", result.Text);
+        Assert.DoesNotContain(_rig.Calls, c => c.StartsWith("mke2fs", StringComparison.Ordinal));
+    }
 }
