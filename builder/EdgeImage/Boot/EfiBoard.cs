@@ -29,13 +29,14 @@ public sealed class EfiBoard : IBoardBackend
     {
         var profile = payload.Profile;
         using var loaderTree = BoardDisk.UnpackApart(payload.BuildPackage(SystemdBoot.Package), context);
-        var commandLine = string.Join(' ', new[] { profile.Kernel.CommandLine, profile.Debug ? "systemd.debug_shell=ttyS0" : null }.Where(s => !string.IsNullOrEmpty(s)));
+        var spec = DiskSpec(profile, payload.Seed);
+        var commandLine = CommandLine(profile, GptWriter.Plan(spec).DiskGuid);
         var espFiles = SystemdBoot.EspFiles(loaderTree, profile.Arch,
             [new SlotBootFiles("a", payload.Kernel, payload.Initramfs), new SlotBootFiles("b", payload.Kernel, payload.Initramfs)], commandLine);
         var espImage = Path.Combine(context.WorkDir, "esp.img");
         await FatImage.WriteAsync(espImage, (long)profile.Partitions.Boot << 20, "ESP", payload.Seed.DeriveUInt32("esp-serial"), espFiles, tools, context);
 
-        var layout = GptWriter.Write(disk, DiskSpec(profile, payload.Seed));
+        var layout = GptWriter.Write(disk, spec);
         var digests = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["esp"] = await BoardDisk.CopyAtAsync(espImage, disk, layout["esp"].Offset, context.Cancellation),
@@ -44,6 +45,15 @@ public sealed class EfiBoard : IBoardBackend
         return new DiskResult(layout.DiskSize, layout.DiskGuid.ToString(),
             layout.Partitions.Select(p => new DiskPartition(p.Number, p.Name, p.Type.ToString(), p.UniqueGuid.ToString(), p.Offset, p.Size, digests.GetValueOrDefault(p.Name))).ToList());
     }
+
+    /// <summary>
+    /// The kernel command line of both slots' entries. edgeimage.disk names this disk by its GPT
+    /// GUID, so the initramfs takes the root and data partitions from the disk the firmware booted
+    /// and not from another disk with partitions of the same names (an internal disk with an older
+    /// EdgeImage beside the USB stick booted now).
+    /// </summary>
+    internal static string CommandLine(Profile profile, Guid diskGuid) =>
+        string.Join(' ', new[] { $"edgeimage.disk=PTUUID={diskGuid}", profile.Kernel.CommandLine, profile.Debug ? "systemd.debug_shell=ttyS0" : null }.Where(s => !string.IsNullOrEmpty(s)));
 
     private static GptDiskSpec DiskSpec(Profile profile, DiskSeed seed)
     {

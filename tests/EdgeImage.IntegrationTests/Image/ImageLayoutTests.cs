@@ -85,7 +85,13 @@ public sealed partial class ImageLayoutTests(BootCheckImageFixture fixture, ITes
         var entryA = TrixieDebs.Run("mtype", "-i", esp, "::/loader/entries/edge-a+3.conf");
         Assert.Contains("linux /edge/a/vmlinuz", entryA);
         Assert.Contains("edgeimage.slot=a", entryA);
-        Assert.Contains("edgeimage.slot=b", TrixieDebs.Run("mtype", "-i", esp, "::/loader/entries/edge-b+3.conf"));
+        var entryB = TrixieDebs.Run("mtype", "-i", esp, "::/loader/entries/edge-b+3.conf");
+        Assert.Contains("edgeimage.slot=b", entryB);
+        // The disk the initramfs takes root and data from, as blkid prints the GPT disk GUID.
+        var diskGuid = Image.Manifest.DiskGuid;
+        Assert.Equal(diskGuid.ToLowerInvariant(), diskGuid);
+        Assert.Contains($"edgeimage.disk=PTUUID={diskGuid} ", entryA);
+        Assert.Contains($"edgeimage.disk=PTUUID={diskGuid} ", entryB);
         Assert.Contains("default edge-a", TrixieDebs.Run("mtype", "-i", esp, "::/loader/loader.conf"));
         // The loader is systemd-boot's own binary, which names itself in its data.
         var loader = Path.Combine(_work.FullName, "BOOTX64.EFI");

@@ -1,3 +1,7 @@
+using EdgeImage.Boot;
+using EdgeImage.Profiles;
+using EdgeImage.Tests.Profiles;
+
 namespace EdgeImage.Tests.Initramfs;
 
 /// <summary>
@@ -31,6 +35,9 @@ public sealed class InitScriptTests : IDisposable
 
     private static string Part(string disk, int number) => char.IsAsciiDigit(disk[^1]) ? $"{disk}p{number}" : $"{disk}{number}";
 
+    private const string BootDisk = "6f0b3c52-7d0e-8a41-9b2c-5e7f10a2d3c4";
+    private const string OtherDisk = "0c9d8e7f-6a5b-8c4d-9e3f-2a1b0c9d8e7f";
+
     [Fact]
     public void The_command_line_names_the_slot_and_the_partitions()
     {
@@ -39,6 +46,121 @@ public sealed class InitScriptTests : IDisposable
         var result = _rig.Run("""read_cmdline "$PWD/cmdline"; echo "$slot|$root_spec|$data_spec" """);
 
         Assert.Equal("b|PARTUUID=1234abcd-03|PARTUUID=1234abcd-04", result.Text.Trim());
+    }
+
+    [Fact]
+    public void The_command_line_names_the_boot_disk_and_the_partition_names_follow_the_slot()
+    {
+        File.WriteAllText(Path.Combine(_rig.Root, "cmdline"), $"edgeimage.slot=b ro edgeimage.disk=PTUUID={BootDisk} console=ttyS0\n");
+
+        var result = _rig.Run("""read_cmdline "$PWD/cmdline"; echo "$disk_spec|$root_name|$data_name" """);
+
+        Assert.Equal($"PTUUID={BootDisk}|root-b|data", result.Text.Trim());
+    }
+
+    /// <summary>Runs read_cmdline on <paramref name="cmdline"/>, then locate_partitions; prints what it found or what is missing.</summary>
+    private HostTool.Result Locate(string cmdline)
+    {
+        File.WriteAllText(Path.Combine(_rig.Root, "cmdline"), cmdline + "\n");
+        return _rig.Run("""
+            read_cmdline "$PWD/cmdline"
+            if locate_partitions; then echo "root=$rootdev data=$datadev roots=$roots"; else echo "missing: $missing"; fi
+            if partitions_present; then echo "coldplug stops"; else echo "coldplug goes on"; fi
+            """);
+    }
+
+    [Fact]
+    public void With_the_same_partition_names_on_two_disks_the_boot_disk_named_by_its_GPT_GUID_is_taken()
+    {
+        // sda sorts before sdb in /sys/class/block: the disk found first is not the boot disk.
+        EfiDisk("sda", OtherDisk);
+        EfiDisk("sdb", BootDisk);
+
+        var result = Locate($"edgeimage.slot=a edgeimage.disk=PTUUID={BootDisk}");
+
+        Assert.Equal(["root=sdb2 data=sdb4 roots= /dev/sdb2", "coldplug stops"], result.Text.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void The_command_line_EfiBoard_writes_names_the_disk_as_blkid_prints_its_GUID_so_init_takes_that_disk()
+    {
+        var profile = new ProfileCatalog(Checkout.Profiles, "the checkout").Load("generic-x86_64");
+        var commandLine = EfiBoard.CommandLine(profile, Guid.Parse(BootDisk.ToUpperInvariant()));
+        EfiDisk("sda", OtherDisk);
+        // blkid prints a GPT disk GUID in lower case.
+        EfiDisk("sdb", BootDisk);
+
+        var result = Locate($"edgeimage.slot=a ro {commandLine}");
+
+        Assert.Contains(profile.Kernel.CommandLine!, commandLine, StringComparison.Ordinal);
+        Assert.Equal("root=sdb2 data=sdb4 roots= /dev/sdb2", result.Text.Trim().Split('\n')[0]);
+    }
+
+    [Fact]
+    public void While_only_another_disk_has_the_partitions_the_look_goes_on_and_says_where_they_are()
+    {
+        // The internal disk's driver came up; the USB stick the machine booted from has not yet.
+        EfiDisk("nvme0n1", OtherDisk);
+
+        var result = Locate($"edgeimage.slot=a edgeimage.disk=PTUUID={BootDisk}");
+
+        Assert.Equal([$"missing: partition root-a not found on the boot disk (PTUUID={BootDisk}); found on other disks: /dev/nvme0n1p2", "coldplug goes on"], result.Text.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void The_data_partition_is_the_one_on_the_disk_of_the_root()
+    {
+        // Another disk, sorting first, has a partition named data and nothing else of EdgeImage's.
+        _rig.AddDisk("sda", 1 << 20);
+        _rig.AddPartition("sda", "sda1", 1, 2048, DataSectors, partName: "data");
+        EfiDisk("sdb");
+
+        var result = Locate("edgeimage.slot=a");
+
+        Assert.Equal(["root=sdb2 data=sdb4 roots= /dev/sdb2", "coldplug stops"], result.Text.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void A_root_disk_without_a_data_partition_is_reported_not_completed_from_another_disk()
+    {
+        _rig.AddDisk("sda", 1 << 20);
+        _rig.AddPartition("sda", "sda1", 1, 2048, DataSectors, partName: "data");
+        _rig.AddDisk("sdb", 1 << 20);
+        _rig.AddPartition("sdb", "sdb2", 2, 4096, 8192, partName: "root-a");
+
+        var result = Locate("edgeimage.slot=a");
+
+        Assert.Equal(["missing: partition data not found on /dev/sdb, the disk of the root partition /dev/sdb2", "coldplug goes on"], result.Text.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Copies_of_one_image_on_two_disks_both_qualify_the_first_is_taken_and_both_are_listed()
+    {
+        EfiDisk("sda", BootDisk);
+        EfiDisk("sdb", BootDisk);
+
+        var result = Locate($"edgeimage.slot=b edgeimage.disk=PTUUID={BootDisk}");
+
+        Assert.Equal("root=sda3 data=sda4 roots= /dev/sda3 /dev/sdb3", result.Text.Trim().Split('\n')[0]);
+    }
+
+    [Fact]
+    public void On_an_MBR_disk_the_root_by_PARTUUID_decides_the_disk_and_the_data_PARTUUID_is_taken_from_it()
+    {
+        // A Pi booted from its SD card with a USB disk holding a copy of the image: the disk
+        // signature, and so every PARTUUID, is the same on both; blkid lists the USB disk first.
+        foreach (var disk in new[] { "sda", "mmcblk0" })
+        {
+            _rig.AddDisk(disk, 1 << 20);
+        }
+        _rig.AddPartition("sda", "sda4", 4, 40960, DataSectors, partUuid: "1234abcd-04");
+        _rig.AddPartition("mmcblk0", "mmcblk0p2", 2, 8192, 8192, partUuid: "1234abcd-02");
+        _rig.AddPartition("mmcblk0", "mmcblk0p4", 4, 40960, DataSectors, partUuid: "1234abcd-04");
+
+        var result = Locate("edgeimage.slot=a edgeimage.root=PARTUUID=1234abcd-02 edgeimage.data=PARTUUID=1234abcd-04");
+
+        // Partitions named by PARTUUID need blkid, which coldplug does not run between module loads.
+        Assert.Equal(["root=mmcblk0p2 data=mmcblk0p4 roots= /dev/mmcblk0p2", "coldplug goes on"], result.Text.Trim().Split('\n'));
     }
 
     [Fact]
