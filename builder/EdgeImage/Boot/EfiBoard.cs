@@ -12,9 +12,16 @@ namespace EdgeImage.Boot;
 /// </summary>
 public sealed class EfiBoard : IBoardBackend
 {
-    /// <summary>The disks and buses a UEFI machine or VM boots from.</summary>
-    private static readonly IReadOnlyList<string> Modules =
-        ["virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod", "usb_storage", "uas", "xhci_pci", "mmc_block", "sdhci_pci"];
+    /// <summary>
+    /// The disks and buses a UEFI machine or VM boots from. vmd: Intel Volume Management Device, the
+    /// PCI device NVMe disks sit behind on many Intel PCs set to "RST"/RAID (it loads by its own PCI
+    /// ID; the NVMe disks appear on the PCI domain it creates and nvme loads for them on init's next
+    /// look). sdhci_acpi: SD/eMMC controllers the firmware lists in ACPI instead of on PCI (Intel
+    /// Atom/Celeron boards, AMD), matched by their acpi: modaliases. A kernel without one of them
+    /// (vmd is x86 only, or a profile's include_modules leaves it out) simply goes without.
+    /// </summary>
+    internal static readonly IReadOnlyList<string> Modules =
+        ["virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "vmd", "ahci", "sd_mod", "usb_storage", "uas", "xhci_pci", "mmc_block", "sdhci_pci", "sdhci_acpi"];
 
     public IReadOnlyList<string> BuildPackages(Profile profile) => [SystemdBoot.Package];
 

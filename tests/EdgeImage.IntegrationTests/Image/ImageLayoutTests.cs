@@ -203,10 +203,20 @@ public sealed partial class ImageLayoutTests(BootCheckImageFixture fixture, ITes
         {
             Assert.Matches(@"^-rwxr-xr-x\s", Line("usr/lib/edgeimage/bin/" + tool));
         }
-        foreach (var module in new[] { "squashfs", "overlay", "ext4", "virtio_blk", "nvme", "ahci" })
+        foreach (var module in new[] { "squashfs", "overlay", "ext4", "virtio_blk", "nvme", "vmd", "ahci", "sdhci_acpi" })
         {
             Line($"lib/modules/{module}.ko");
         }
+        // vmd (NVMe behind Intel VMD) and sdhci_acpi (eMMC in ACPI) load by the modalias of their
+        // device, not on every boot.
+        var table = TrixieDebs.Run("bash", "-c", $"set -o pipefail; zstd -dc '{initrdA}' | cpio -i --to-stdout --quiet etc/initrd-modalias");
+        var always = TrixieDebs.Run("bash", "-c", $"set -o pipefail; zstd -dc '{initrdA}' | cpio -i --to-stdout --quiet etc/initrd-modules-always").Split('\n');
+        Assert.Contains("pci:v00008086d0000467Fsv*sd*bc*sc*i*", table);
+        Assert.Contains(") load vmd ;;", table);
+        Assert.Contains("acpi*:80860F14:*", table);
+        Assert.Contains(" sdhci_acpi ;;", table);
+        Assert.DoesNotContain("vmd", always);
+        Assert.DoesNotContain("sdhci_acpi", always);
         Assert.All(listing, l => Assert.Matches(OwnedByRoot(), l));
         // What boots is the init of this repository, byte for byte.
         var init = TrixieDebs.Run("bash", "-c", $"set -o pipefail; zstd -dc '{initrdA}' | cpio -i --to-stdout --quiet init");

@@ -10,7 +10,7 @@ namespace EdgeImage.Tests.Initramfs;
 /// in its disk's), partitions as sparse files (reading as zeros, as the builder leaves the data
 /// partition), and stand-ins for the image's blkid, e2fsck, mke2fs, resize2fs and sfdisk that
 /// log every call. init defines its steps as functions and runs main only as process 1, so
-/// sourcing it here runs nothing; the rig then points $sys, $dev and $tools at the fake tree.
+/// sourcing it here runs nothing; the rig then points $sys, $dev, $tools and $initrd at the fake tree.
 /// fail() is replaced by one that exits 70 (the real one reboots the machine through sysrq).
 /// </summary>
 internal sealed class InitScriptRig : IDisposable
@@ -23,12 +23,13 @@ internal sealed class InitScriptRig : IDisposable
 
     public InitScriptRig()
     {
-        foreach (var path in new[] { "sys/class/block", "sys/devices", "sys/module", "dev", "tools" })
+        foreach (var path in new[] { "sys/class/block", "sys/devices", "sys/module", "dev", "tools", "etc", "lib/modules" })
         {
             Directory.CreateDirectory(Path.Combine(Root, path));
         }
         File.WriteAllText(Path.Combine(Root, "blkid.tab"), "");
         File.WriteAllText(Path.Combine(Root, "calls"), "");
+        File.WriteAllText(Path.Combine(Root, "etc/initrd-modules"), "");
         _init = Path.Combine(Root, "init");
         File.WriteAllBytes(_init, InitramfsBuilder.ReadInitScript());
         foreach (var tool in new[] { "e2fsck", "mke2fs", "resize2fs", "sfdisk" })
@@ -153,7 +154,7 @@ internal sealed class InitScriptRig : IDisposable
     {
         var script = $$"""
             . "$1"
-            sys="{{Root}}/sys" dev="{{Root}}/dev" tools="{{Root}}/tools"
+            sys="{{Root}}/sys" dev="{{Root}}/dev" tools="{{Root}}/tools" initrd="{{Root}}"
             fail() { log "FATAL: $*"; exit {{Failed}}; }
             blockdev() { echo "blockdev $*" >> "{{Root}}/calls"; }
             {{body}}

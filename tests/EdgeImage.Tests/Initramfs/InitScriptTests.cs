@@ -1,4 +1,6 @@
 using EdgeImage.Boot;
+using EdgeImage.Initramfs;
+using EdgeImage.Kernel;
 using EdgeImage.Profiles;
 using EdgeImage.Tests.Profiles;
 
@@ -295,5 +297,130 @@ public sealed class InitScriptTests : IDisposable
         Assert.Contains($"edgeimage-initrd: FATAL: e2fsck -p could not repair the data file system on /dev/sda4 (exit code {exitCode})", result.Text);
         Assert.DoesNotContain("prepared", result.Text);
         Assert.DoesNotContain(_rig.Calls, c => c.StartsWith("mke2fs", StringComparison.Ordinal));
+    }
+
+    // The storage drivers of EfiBoard's list that these tests plug, with their real modules.alias
+    // lines (Debian's 6.12 amd64 kernel) and dependencies.
+    private static readonly KernelInstall Kernel = new()
+    {
+        Version = "6.12.0-test",
+        ImagePath = "/boot/vmlinuz-6.12.0-test",
+        ModulesDirectory = "/usr/lib/modules/6.12.0-test",
+        Modules = new Dictionary<string, string>
+        {
+            ["vmd"] = "kernel/drivers/pci/controller/vmd.ko.xz",
+            ["nvme_core"] = "kernel/drivers/nvme/host/nvme-core.ko.xz",
+            ["nvme"] = "kernel/drivers/nvme/host/nvme.ko.xz",
+            ["mmc_core"] = "kernel/drivers/mmc/core/mmc_core.ko.xz",
+            ["mmc_block"] = "kernel/drivers/mmc/core/mmc_block.ko.xz",
+            ["sdhci"] = "kernel/drivers/mmc/host/sdhci.ko.xz",
+            ["sdhci_acpi"] = "kernel/drivers/mmc/host/sdhci-acpi.ko.xz",
+        },
+        Dependencies = new Dictionary<string, IReadOnlyList<string>>
+        {
+            ["kernel/drivers/nvme/host/nvme.ko.xz"] = ["kernel/drivers/nvme/host/nvme-core.ko.xz"],
+            ["kernel/drivers/mmc/core/mmc_block.ko.xz"] = ["kernel/drivers/mmc/core/mmc_core.ko.xz"],
+            ["kernel/drivers/mmc/host/sdhci.ko.xz"] = ["kernel/drivers/mmc/core/mmc_core.ko.xz"],
+            ["kernel/drivers/mmc/host/sdhci-acpi.ko.xz"] = ["kernel/drivers/mmc/host/sdhci.ko.xz", "kernel/drivers/mmc/core/mmc_core.ko.xz"],
+        },
+        SoftPre = new Dictionary<string, IReadOnlyList<string>>(),
+        Builtin = new HashSet<string>(),
+    };
+
+    private const string Aliases = """
+        alias pci:v00008086d0000B06Fsv*sd*bc*sc*i* vmd
+        alias pci:v00008086d0000467Fsv*sd*bc*sc*i* vmd
+        alias pci:v00008086d0000201Dsv*sd*bc*sc*i* vmd
+        alias pci:v*d*sv*sd*bc01sc08i02* nvme
+        alias mmc:block mmc_block
+        alias acpi*:80860F14:* sdhci_acpi
+        alias acpi*:PNP0D40:* sdhci_acpi
+        alias acpi*:INT33BB:* sdhci_acpi
+
+        """;
+
+    /// <summary>
+    /// Boots the coldplug and partition look of init on a machine whose only device at first is
+    /// <paramref name="controllers"/> (sysfs bus path -> modalias). Loading a module runs the shell
+    /// in <paramref name="onLoad"/> for it, as the real driver would make devices appear; the disk
+    /// <paramref name="disk"/> (EfiBoard's layout) stays out of /sys/class/block until <paramref name="diskDriver"/> loads.
+    /// Returns what init loaded, in order, and where it found the partitions.
+    /// </summary>
+    private (IReadOnlyList<string> Loaded, string Found) Coldplug(Dictionary<string, string> controllers, Dictionary<string, string> onLoad, string disk, string diskDriver)
+    {
+        EfiDisk(disk);
+        var pending = Path.Combine(_rig.Root, "pending");
+        Directory.CreateDirectory(pending);
+        foreach (var link in Directory.GetFileSystemEntries(Path.Combine(_rig.Root, "sys/class/block")))
+        {
+            Directory.Move(link, Path.Combine(pending, Path.GetFileName(link)));
+        }
+        foreach (var (device, modalias) in controllers)
+        {
+            Directory.CreateDirectory(Path.Combine(_rig.Root, "sys", device));
+            File.WriteAllText(Path.Combine(_rig.Root, "sys", device, "modalias"), modalias + "\n");
+        }
+        onLoad[diskDriver] = """mv "$initrd"/pending/* "$sys/class/block/" """;
+        File.WriteAllText(Path.Combine(_rig.Root, "etc/initrd-modalias"), ModaliasTable.Generate(Kernel, Aliases, EfiBoard.Modules, "EfiBoard").Script);
+        File.WriteAllText(Path.Combine(_rig.Root, "cmdline"), "edgeimage.slot=a\n");
+        var cases = string.Concat(onLoad.Select(kv => $"            {kv.Key}) {kv.Value} ;;\n"));
+
+        var result = _rig.Run($$"""
+            # Stand-in for init's load (insmod): records the module and does what its driver would.
+            load() {
+                for module; do
+                    [ -d "$sys/module/$module" ] && continue
+                    mkdir -p "$sys/module/$module"
+                    echo "$module" >> "$initrd/loaded"
+                    loaded=$((loaded + 1))
+                    case "$module" in
+            {{cases}}
+                    esac
+                done
+            }
+            read_cmdline "$initrd/cmdline"
+            . "$initrd/etc/initrd-modalias"
+            coldplug
+            wait_partitions && echo "root=$rootdev data=$datadev"
+            """);
+
+        var loadedFile = Path.Combine(_rig.Root, "loaded");
+        return (File.Exists(loadedFile) ? File.ReadAllLines(loadedFile) : [], result.Text.Trim() + result.Stderr);
+    }
+
+    [Fact]
+    public void NVMe_behind_Intel_VMD_is_reached_vmd_by_its_PCI_ID_then_nvme_for_the_disk_on_its_PCI_domain()
+    {
+        var (loaded, found) = Coldplug(
+            new() { ["bus/pci/devices/0000:00:0e.0"] = "pci:v00008086d0000467Fsv00001028sd00000B1Abc01sc04i00" },
+            new()
+            {
+                // vmd makes a PCI domain of its own, on which the NVMe controllers behind it appear.
+                ["vmd"] = """mkdir -p "$sys/bus/pci/devices/10000:e1:00.0" && echo pci:v0000144Dd0000A80Asv0000144Dsd0000A801bc01sc08i02 > "$sys/bus/pci/devices/10000:e1:00.0/modalias" """,
+            },
+            "nvme0n1", "nvme");
+
+        Assert.Equal(["vmd", "nvme_core", "nvme"], loaded);
+        Assert.Equal("root=nvme0n1p2 data=nvme0n1p4", found);
+    }
+
+    [Fact]
+    public void eMMC_listed_in_ACPI_is_reached_sdhci_acpi_by_its_acpi_modalias_then_mmc_block_for_the_card()
+    {
+        var (loaded, found) = Coldplug(
+            new()
+            {
+                // The firmware's ACPI device and the platform device the kernel made of it carry the same modalias.
+                ["bus/acpi/devices/80860F14:01"] = "acpi:80860F14:PNP0D40:",
+                ["bus/platform/devices/80860F14:01"] = "acpi:80860F14:PNP0D40:",
+            },
+            new()
+            {
+                ["sdhci_acpi"] = """mkdir -p "$sys/bus/mmc/devices/mmc0:0001" && echo mmc:block > "$sys/bus/mmc/devices/mmc0:0001/modalias" """,
+            },
+            "mmcblk0", "mmc_block");
+
+        Assert.Equal(["mmc_core", "sdhci", "sdhci_acpi", "mmc_block"], loaded);
+        Assert.Equal("root=mmcblk0p2 data=mmcblk0p4", found);
     }
 }
