@@ -7,8 +7,8 @@ namespace EdgeImage.Tests.Initramfs;
 /// Runs steps of the initramfs init script (builder/EdgeImage/Initramfs/init) in the host's busybox
 /// sh against a fake machine: a sysfs tree of disks and partitions laid out as the kernel lays it
 /// out (/sys/class/block/X links to the device under /sys/devices, a partition's directory sits
-/// in its disk's), partitions as sparse files (reading as zeros, as the builder leaves the data
-/// partition), and stand-ins for the image's blkid, e2fsck, mke2fs, resize2fs and sfdisk that
+/// in its disk's), partitions as sparse files (reading as zeros until a test writes the builder's
+/// fresh-data marker or old bytes into them), and stand-ins for the image's blkid, e2fsck, mke2fs, resize2fs and sfdisk that
 /// log every call. init defines its steps as functions and runs main only as process 1, so
 /// sourcing it here runs nothing; the rig then points $sys, $dev, $tools and $initrd at the fake tree.
 /// fail() is replaced by one that exits 70 (the real one reboots the machine through sysrq).
@@ -131,6 +131,9 @@ internal sealed class InitScriptRig : IDisposable
     /// <summary>What the stand-in blkid reports for a device, e.g. LABEL=edge-data.</summary>
     public void Tag(string device, string token) =>
         File.AppendAllText(Path.Combine(Root, "blkid.tab"), $"{Device(device)} {token}\n");
+
+    /// <summary>Writes the builder's fresh-data marker for the disk <paramref name="diskId"/> at the start of a partition.</summary>
+    public void WriteMarker(string device, string diskId) => WriteAt(device, 0, EdgeImage.Boot.BoardDisk.DataMarker(diskId));
 
     public void WriteAt(string device, long offset, byte[] bytes)
     {

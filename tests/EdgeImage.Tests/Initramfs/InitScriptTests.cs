@@ -165,16 +165,144 @@ public sealed class InitScriptTests : IDisposable
         Assert.Equal(["root=mmcblk0p2 data=mmcblk0p4 roots= /dev/mmcblk0p2", "coldplug goes on"], result.Text.Trim().Split('\n'));
     }
 
-    [Fact]
-    public void A_blank_data_partition_gets_an_ext4_file_system_labelled_edge_data()
-    {
-        EfiDisk("sda");
+    private const string Mke2fs = "mke2fs -q -F -t ext4 -E nodiscard -L edge-data /dev/sda4";
 
-        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
+    /// <summary>prepare_data as main runs it on the EFI disk <see cref="BootDisk"/> (edgeimage.disk names it).</summary>
+    private HostTool.Result PrepareData(string diskSpec = $"PTUUID={BootDisk}") =>
+        _rig.Run($"disk_spec={diskSpec} rootdev=sda2 datadev=sda4 prepare_data && echo prepared");
+
+    private void AssertRefused(HostTool.Result result, string because)
+    {
+        Assert.True(result.ExitCode == InitScriptRig.Failed, $"{because}: init went on ({result.ExitCode}):\n{result.Text}");
+        Assert.Contains("edgeimage-initrd: FATAL: the data partition /dev/sda4 has no edge-data file system and does not start with the image's fresh-data marker for this disk", result.Text);
+        Assert.Contains("to start afresh write the image to the disk again", result.Text);
+        Assert.DoesNotContain(_rig.Calls, c => c.StartsWith("mke2fs", StringComparison.Ordinal) || c.StartsWith("sfdisk", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_data_partition_with_the_marker_of_this_disk_gets_an_ext4_file_system_labelled_edge_data_and_loses_the_marker()
+    {
+        EfiDisk("sda", BootDisk);
+        // A used card written with bmaptool: old bytes everywhere the image has a hole.
+        _rig.WriteAt("sda4", 8 * 1024 * 1024 + 1024 + 56, [0x53, 0xEF]);
+        _rig.WriteMarker("sda4", BootDisk);
+
+        var result = PrepareData();
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("edgeimage-initrd: creating the data file system on /dev/sda4 (first boot)", result.Text);
-        Assert.Contains("mke2fs -q -F -t ext4 -E nodiscard -L edge-data /dev/sda4", _rig.Calls);
+        Assert.Contains(Mke2fs, _rig.Calls);
+        // No marker is left for a later boot to format over this file system (the stand-in mke2fs writes nothing).
+        var start = new byte[BoardDisk.DataMarkerSize];
+        using (var device = File.OpenRead(_rig.Device("sda4")))
+        {
+            device.ReadExactly(start);
+        }
+        Assert.All(start[..1024], b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public void On_the_Pi_the_marker_names_the_disk_signature_the_PARTUUIDs_begin_with()
+    {
+        EfiDisk("sda");
+        _rig.WriteMarker("sda4", "1234abcd");
+
+        var result = _rig.Run("root_spec=PARTUUID=1234abcd-02 rootdev=sda2 datadev=sda4 prepare_data");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains(Mke2fs, _rig.Calls);
+    }
+
+    [Theory]
+    [InlineData(0, "all zeros, no marker")]
+    [InlineData(1080, "old superblock magic at 1 KiB")]
+    [InlineData(4 * 1024 * 1024 - 1, "old bytes further in")]
+    public void A_data_partition_without_the_label_or_the_marker_is_refused_and_left_alone(long offset, string what)
+    {
+        EfiDisk("sda", BootDisk);
+        if (offset > 0)
+        {
+            _rig.WriteAt("sda4", offset, [0x53, 0xEF]);
+        }
+
+        AssertRefused(PrepareData(), what);
+    }
+
+    [Fact]
+    public void A_marker_written_for_another_disk_is_not_trusted()
+    {
+        EfiDisk("sda", BootDisk);
+        _rig.WriteMarker("sda4", OtherDisk);
+
+        AssertRefused(PrepareData(), "the marker of another image");
+    }
+
+    [Fact]
+    public void A_marker_with_a_changed_byte_is_not_trusted()
+    {
+        EfiDisk("sda", BootDisk);
+        _rig.WriteMarker("sda4", BootDisk);
+        // Past the text, in the newline padding: the whole 4 KiB block must be the builder's.
+        _rig.WriteAt("sda4", 4095, [0]);
+
+        AssertRefused(PrepareData(), "a damaged marker");
+    }
+
+    [Fact]
+    public void Without_a_disk_ID_on_the_command_line_no_marker_is_trusted()
+    {
+        EfiDisk("sda");
+        _rig.WriteMarker("sda4", BootDisk);
+
+        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
+
+        AssertRefused(result, "no disk ID");
+        Assert.Contains("(no disk ID on the command line)", result.Text);
+    }
+
+    [Fact]
+    public void A_marker_beside_an_ext4_file_system_of_another_label_is_not_formatted_over()
+    {
+        EfiDisk("sda", BootDisk);
+        _rig.WriteMarker("sda4", BootDisk);
+        _rig.Tag("sda4", "TYPE=ext4");
+
+        AssertRefused(PrepareData(), "an ext4 file system");
+    }
+
+    [Fact]
+    public void A_data_partition_that_cannot_be_read_is_refused()
+    {
+        EfiDisk("sda", BootDisk);
+        // A partition shorter than the marker: cmp meets the end where the disk would fail a read.
+        File.WriteAllBytes(_rig.Device("sda4"), BoardDisk.DataMarker(BootDisk)[..2048]);
+
+        var result = PrepareData();
+
+        AssertRefused(result, "a read error");
+        Assert.Contains("or could not be read", result.Text);
+    }
+
+    [Fact]
+    public void A_fresh_data_partition_on_a_larger_disk_grows_before_its_file_system_is_made()
+    {
+        EfiDisk("sda", BootDisk, extraSectors: 1 << 21);
+        _rig.WriteMarker("sda4", BootDisk);
+
+        var result = PrepareData();
+
+        Assert.Equal(0, result.ExitCode);
+        var calls = _rig.Calls.Where(c => !c.StartsWith("blkid", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["sfdisk --no-reread --no-tell-kernel -q -N 4 /dev/sda", "blockdev --rereadpt /dev/sda", Mke2fs], calls);
+    }
+
+    [Fact]
+    public void A_refused_data_partition_on_a_larger_disk_is_not_grown()
+    {
+        EfiDisk("sda", BootDisk, extraSectors: 1 << 21);
+
+        AssertRefused(PrepareData(), "no marker");
+        Assert.DoesNotContain(_rig.Calls, c => c.StartsWith("blockdev", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -192,61 +320,17 @@ public sealed class InitScriptTests : IDisposable
         Assert.Equal(["sfdisk --no-reread --no-tell-kernel -q -N 4 /dev/sda", "blockdev --rereadpt /dev/sda", "e2fsck -f -p /dev/sda4", "resize2fs /dev/sda4"], calls);
     }
 
-    [Theory]
-    [InlineData(1080, "superblock magic at 1 KiB")]
-    [InlineData(4096 + 17, "group descriptors after the superblock")]
-    [InlineData(4 * 1024 * 1024 - 1, "last byte of the first 4 MiB")]
-    [InlineData(8 * 1024 * 1024 + 1024 + 56, "backup superblock of 1 KiB blocks")]
-    [InlineData(128 * 1024 * 1024 + 56, "backup superblock of 4 KiB blocks")]
-    public void A_data_partition_without_the_label_that_is_not_blank_is_refused_and_left_alone(long offset, string what)
-    {
-        EfiDisk("sda");
-        _rig.ResizePartition("sda4", 256L << 11);
-        _rig.WriteAt("sda4", offset, [0x53, 0xEF]);
-
-        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
-
-        Assert.True(result.ExitCode == InitScriptRig.Failed, $"{what}: init went on ({result.ExitCode}):\n{result.Text}");
-        Assert.Contains("edgeimage-initrd: FATAL: the data partition /dev/sda4 has no edge-data file system, yet it is not blank as the image left it", result.Text);
-        Assert.DoesNotContain(_rig.Calls, c => c.StartsWith("mke2fs", StringComparison.Ordinal) || c.StartsWith("sfdisk", StringComparison.Ordinal));
-    }
-
     [Fact]
-    public void A_blank_data_partition_smaller_than_the_checked_regions_is_blank_to_its_end()
+    public void A_labelled_data_file_system_takes_the_e2fsck_path_even_with_a_marker_left_before_it()
     {
-        EfiDisk("sda");
-        _rig.ResizePartition("sda4", 4096);
+        EfiDisk("sda", BootDisk);
+        _rig.WriteMarker("sda4", BootDisk);
+        _rig.Tag("sda4", "LABEL=edge-data");
 
-        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
+        var result = PrepareData();
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("mke2fs -q -F -t ext4 -E nodiscard -L edge-data /dev/sda4", _rig.Calls);
-    }
-
-    [Fact]
-    public void A_data_partition_without_the_label_that_cannot_be_read_is_refused()
-    {
-        EfiDisk("sda");
-        // A partition shorter than its sysfs size: cmp meets the end where the disk would fail a read.
-        File.WriteAllBytes(_rig.Device("sda4"), new byte[4096]);
-
-        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
-
-        Assert.Equal(InitScriptRig.Failed, result.ExitCode);
-        Assert.Contains("not blank as the image left it, or could not be read", result.Text);
-        Assert.DoesNotContain(_rig.Calls, c => c.StartsWith("mke2fs", StringComparison.Ordinal));
-    }
-
-    [Fact]
-    public void A_blank_data_partition_on_a_larger_disk_grows_before_its_file_system_is_made()
-    {
-        EfiDisk("sda", extraSectors: 1 << 21);
-
-        var result = _rig.Run("rootdev=sda2 datadev=sda4 prepare_data");
-
-        Assert.Equal(0, result.ExitCode);
-        var calls = _rig.Calls.Where(c => !c.StartsWith("blkid", StringComparison.Ordinal)).ToList();
-        Assert.Equal(["sfdisk --no-reread --no-tell-kernel -q -N 4 /dev/sda", "blockdev --rereadpt /dev/sda", "mke2fs -q -F -t ext4 -E nodiscard -L edge-data /dev/sda4"], calls);
+        Assert.Equal(["e2fsck -p /dev/sda4"], _rig.Calls.Where(c => !c.StartsWith("blkid", StringComparison.Ordinal)));
     }
 
     [Fact]
