@@ -254,7 +254,9 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
     /// - e2scrub checks ext4 volumes on LVM with bash and LVM tools the image does not ship either.
     /// - getty-static starts gettys on tty2-6 where there is no login to offer.
     /// - systemd-fsck-root and systemd-remount-fs: the root is a read-only squashfs the initramfs
-    ///   mounted; there is nothing to check or remount, and the initramfs checks the data partition.
+    ///   mounted; there is nothing to check or remount. The data partition, the one file system
+    ///   with something to check, is checked by the initramfs before it mounts it (e2fsck -p on
+    ///   every boot, see check_data in Initramfs/init).
     /// - systemd-network-generator and systemd-udev-load-credentials turn kernel command line and
     ///   credential settings into units; the device's network comes from its seed instead.
     /// - binfmt, debug/tracing/FUSE-control/hugepages mounts, pstore and the drm/efi_pstore/fuse

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using EdgeImage.Disk;
 using EdgeImage.Rootfs;
 
@@ -58,6 +59,56 @@ public static class BoardDisk
             hashed = start + length;
         }
         HashZeros(sha, zeros, input.Length - hashed);
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>Size of the fresh-data-partition marker: one 4 KiB block, the unit bmaptool maps and writes.</summary>
+    public const int DataMarkerSize = 4096;
+
+    /// <summary>The first line of the marker; its format version follows on the next line.</summary>
+    public const string DataMarkerMagic = "EDGEIMAGE-DATA-UNFORMATTED";
+
+    /// <summary>
+    /// The block the builder writes at the start of the data partition, which tells the initramfs
+    /// that the partition is fresh from this image and may get a new file system (see
+    /// <c>has_marker</c> in Initramfs/init, which builds the same bytes): the magic line,
+    /// "version=1" and "disk=ID" with the ID of this disk (the GPT disk GUID, or the MBR disk
+    /// signature as 8 hex digits; both as blkid prints them), padded with newlines to 4 KiB.
+    /// Without it the partition would be a hole in the image, and writers that skip holes or zero
+    /// blocks (bmaptool with a .bmap, dd conv=sparse) leave a used card's old bytes there, which
+    /// init cannot tell from a damaged data file system. Every byte is non-zero, so such writers
+    /// write the whole block, and with it over the primary ext4 superblock (at 1 KiB) of whatever
+    /// file system the card held. The disk ID keeps a marker left by another image (another build,
+    /// another profile) from being trusted. No clock, no randomness: the same disk, the same bytes.
+    /// </summary>
+    public static byte[] DataMarker(string diskId)
+    {
+        if (diskId.Length == 0 || diskId.Any(c => !(char.IsAsciiDigit(c) || c is >= 'a' and <= 'f' || c == '-')))
+        {
+            throw new ArgumentException($"disk ID '{diskId}' is not lower-case hex digits and dashes, as blkid prints it", nameof(diskId));
+        }
+        var marker = new byte[DataMarkerSize];
+        marker.AsSpan().Fill((byte)'\n');
+        Encoding.ASCII.GetBytes($"{DataMarkerMagic}\nversion=1\ndisk={diskId}\n").CopyTo(marker, 0);
+        return marker;
+    }
+
+    /// <summary>
+    /// Writes <see cref="DataMarker"/> at the start of the data partition (offset and size in the
+    /// disk; the rest of it stays a hole) and returns the partition's SHA256, marker and zeros.
+    /// </summary>
+    public static async Task<string> WriteDataMarkerAsync(Stream disk, long offset, long size, string diskId, CancellationToken cancellation)
+    {
+        var marker = DataMarker(diskId);
+        if (size < marker.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, "the data partition is smaller than its marker");
+        }
+        disk.Position = offset;
+        await disk.WriteAsync(marker, cancellation);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(marker);
+        HashZeros(sha, new byte[1 << 20], size - marker.Length);
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 

@@ -179,7 +179,8 @@ public static class InitramfsBuilder
             : throw new EdgeImageException($"the initramfs needs {path}, which is not in the rootfs", $"add {package} to the profile's packages");
     }
 
-    private static byte[] ReadInitScript()
+    /// <summary>The init script as embedded in the library (the unit tests run its steps under busybox sh).</summary>
+    internal static byte[] ReadInitScript()
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("EdgeImage.Initramfs.init")
             ?? throw new InvalidOperationException("the init script is not embedded in the library");

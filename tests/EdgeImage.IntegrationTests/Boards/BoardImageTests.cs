@@ -75,7 +75,9 @@ public sealed partial class BoardImageTests
             .Select(f => $"== {f}\n" + TrixieDebs.Run("mtype", "-i", esp, "::" + f)));
 
         Assert.Equal(Golden("generic-aarch64.fat.txt"), string.Join('\n', listing) + "\n");
-        Assert.Equal(Golden("generic-aarch64.loader.txt"), loader);
+        // Both entries name the disk by its GPT GUID (the initramfs takes its partitions from that disk only).
+        Assert.Equal(2, loader.Split($"edgeimage.disk=PTUUID={image.DiskId} ").Length - 1);
+        Assert.Equal(Golden("generic-aarch64.loader.txt"), loader.Replace(image.DiskId, "<GPT disk GUID>", StringComparison.Ordinal));
         // The firmware starts the removable-media path; it must be an arm64 PE (machine 0xaa64).
         var bootaa64 = Path.Combine(BoardImages.Work("generic-aarch64"), "BOOTAA64.EFI");
         TrixieDebs.Run("mcopy", "-o", "-i", esp, "::EFI/BOOT/BOOTAA64.EFI", bootaa64);

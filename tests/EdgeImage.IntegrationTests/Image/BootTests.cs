@@ -49,6 +49,22 @@ public sealed class BootTests(ImageBootsFixture boots, ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_image_data_partition_starts_with_the_fresh_data_marker_of_its_disk_and_matches_its_digest()
+    {
+        // What lets the first boot format the partition even when the image was written with
+        // bmaptool or dd conv=sparse over a used card: the marker, not zeros.
+        var data = boots.Image.Partition("data");
+        var start = new byte[EdgeImage.Boot.BoardDisk.DataMarkerSize];
+        using (var image = File.OpenRead(boots.Image.ImagePath))
+        {
+            image.Position = data.Offset;
+            image.ReadExactly(start);
+        }
+        Assert.Equal(EdgeImage.Boot.BoardDisk.DataMarker(boots.Image.Manifest.DiskGuid), start);
+        Assert.Equal(data.Sha256, ImageLayoutTests.Sha256Of(boots.Image.ImagePath, data.Offset, data.Size));
+    }
+
+    [Fact]
     public void First_boot_creates_the_data_file_system_across_the_whole_data_partition()
     {
         var boot = Report(boots.First);

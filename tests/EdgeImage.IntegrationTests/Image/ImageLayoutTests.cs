@@ -85,7 +85,13 @@ public sealed partial class ImageLayoutTests(BootCheckImageFixture fixture, ITes
         var entryA = TrixieDebs.Run("mtype", "-i", esp, "::/loader/entries/edge-a+3.conf");
         Assert.Contains("linux /edge/a/vmlinuz", entryA);
         Assert.Contains("edgeimage.slot=a", entryA);
-        Assert.Contains("edgeimage.slot=b", TrixieDebs.Run("mtype", "-i", esp, "::/loader/entries/edge-b+3.conf"));
+        var entryB = TrixieDebs.Run("mtype", "-i", esp, "::/loader/entries/edge-b+3.conf");
+        Assert.Contains("edgeimage.slot=b", entryB);
+        // The disk the initramfs takes root and data from, as blkid prints the GPT disk GUID.
+        var diskGuid = Image.Manifest.DiskGuid;
+        Assert.Equal(diskGuid.ToLowerInvariant(), diskGuid);
+        Assert.Contains($"edgeimage.disk=PTUUID={diskGuid} ", entryA);
+        Assert.Contains($"edgeimage.disk=PTUUID={diskGuid} ", entryB);
         // No `default` line: it would pin slot A even after its boot counter ran out (EfiAbFallbackTests).
         Assert.DoesNotContain("\ndefault ", "\n" + TrixieDebs.Run("mtype", "-i", esp, "::/loader/loader.conf"));
         // The loader is systemd-boot's own binary, which names itself in its data.
@@ -198,10 +204,20 @@ public sealed partial class ImageLayoutTests(BootCheckImageFixture fixture, ITes
         {
             Assert.Matches(@"^-rwxr-xr-x\s", Line("usr/lib/edgeimage/bin/" + tool));
         }
-        foreach (var module in new[] { "squashfs", "overlay", "ext4", "virtio_blk", "nvme", "ahci" })
+        foreach (var module in new[] { "squashfs", "overlay", "ext4", "virtio_blk", "nvme", "vmd", "ahci", "sdhci_acpi" })
         {
             Line($"lib/modules/{module}.ko");
         }
+        // vmd (NVMe behind Intel VMD) and sdhci_acpi (eMMC in ACPI) load by the modalias of their
+        // device, not on every boot.
+        var table = TrixieDebs.Run("bash", "-c", $"set -o pipefail; zstd -dc '{initrdA}' | cpio -i --to-stdout --quiet etc/initrd-modalias");
+        var always = TrixieDebs.Run("bash", "-c", $"set -o pipefail; zstd -dc '{initrdA}' | cpio -i --to-stdout --quiet etc/initrd-modules-always").Split('\n');
+        Assert.Contains("pci:v00008086d0000467Fsv*sd*bc*sc*i*", table);
+        Assert.Contains(") load vmd ;;", table);
+        Assert.Contains("acpi*:80860F14:*", table);
+        Assert.Contains(" sdhci_acpi ;;", table);
+        Assert.DoesNotContain("vmd", always);
+        Assert.DoesNotContain("sdhci_acpi", always);
         Assert.All(listing, l => Assert.Matches(OwnedByRoot(), l));
         // What boots is the init of this repository, byte for byte.
         var init = TrixieDebs.Run("bash", "-c", $"set -o pipefail; zstd -dc '{initrdA}' | cpio -i --to-stdout --quiet init");

@@ -42,6 +42,49 @@ public sealed class BoardDiskTests : IDisposable
     }
 
     [Fact]
+    public void The_data_marker_is_4_KiB_of_text_naming_the_disk_with_no_zero_byte_and_the_same_bytes_every_time()
+    {
+        var marker = BoardDisk.DataMarker("6f0b3c52-7d0e-8a41-9b2c-5e7f10a2d3c4");
+
+        // Every byte non-zero: writers that skip zero blocks (dd conv=sparse) still write all of it.
+        Assert.Equal(4096, marker.Length);
+        Assert.DoesNotContain((byte)0, marker);
+        Assert.Equal("EDGEIMAGE-DATA-UNFORMATTED\nversion=1\ndisk=6f0b3c52-7d0e-8a41-9b2c-5e7f10a2d3c4\n" + new string('\n', 4096 - 79),
+            System.Text.Encoding.ASCII.GetString(marker));
+        Assert.Equal(marker, BoardDisk.DataMarker("6f0b3c52-7d0e-8a41-9b2c-5e7f10a2d3c4"));
+        Assert.NotEqual(marker, BoardDisk.DataMarker("1234abcd"));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("6F0B3C52")]
+    [InlineData("1234abcd\n")]
+    public void A_disk_ID_blkid_would_not_print_is_refused(string diskId) =>
+        Assert.Throws<ArgumentException>(() => BoardDisk.DataMarker(diskId));
+
+    [Fact]
+    public async Task The_data_partition_starts_with_the_marker_the_rest_stays_a_hole_and_its_digest_covers_both()
+    {
+        const long offset = 3 << 20, size = 8 << 20;
+        using var disk = new FileStream(_dir.File("disk.img"), FileMode.CreateNew, FileAccess.ReadWrite);
+        disk.SetLength(offset + size + (1 << 20));
+
+        var digest = await BoardDisk.WriteDataMarkerAsync(disk, offset, size, "1234abcd", CancellationToken.None);
+
+        var partition = new byte[size];
+        disk.Position = offset;
+        disk.ReadExactly(partition);
+        Assert.Equal(BoardDisk.DataMarker("1234abcd"), partition[..4096]);
+        Assert.All(partition[4096..], b => Assert.Equal(0, b));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(partition)), digest);
+        disk.Flush();
+        var regions = SparseFile.DataRegions(disk.SafeFileHandle, disk.Length).ToList();
+        // File systems allocate whole blocks: one block-sized region at the partition's start.
+        var region = Assert.Single(regions);
+        Assert.True(region.Offset == offset && region.Length >= 4096 && region.Length < 1 << 20, $"{region}");
+    }
+
+    [Fact]
     public void The_data_regions_of_a_sparse_file_cover_its_data_and_leave_out_its_holes()
     {
         var source = SparseSource();
