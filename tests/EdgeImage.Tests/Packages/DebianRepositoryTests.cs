@@ -424,22 +424,9 @@ public sealed class DebianRepositoryTests(SigningKeys keys) : IClassFixture<Sign
         return repo;
     }
 
-    private DebianSuiteRequest Request(LocalDebianRepo repo) => new()
-    {
-        Mirror = repo.Root,
-        Suite = repo.Options.Codename,
-        Architecture = "amd64",
-        KeyringPath = keys.Keyring,
-    };
+    private DebianSuiteRequest Request(LocalDebianRepo repo) => MirrorTestSetup.Request(repo.Root, keys.Keyring, repo.Options.Codename);
 
-    private BuildContext Context() => new()
-    {
-        CacheDir = _cache,
-        WorkDir = _cache,
-        SourceDateEpoch = 0,
-        VerificationTime = DateTimeOffset.UtcNow,
-        Log = _log,
-    };
+    private BuildContext Context() => MirrorTestSetup.Context(_cache, _log);
 
     /// <summary>Runs a fetch that must be refused and checks that the cache is exactly as before.</summary>
     private async Task<EdgeImageException> Refused(Func<Task> fetch)

@@ -114,20 +114,7 @@ public sealed class MirrorCredentialsTests : IClassFixture<SigningKeys>, IDispos
         }
     }
 
-    private DebianSuiteRequest Request(string mirror) => new()
-    {
-        Mirror = mirror,
-        Suite = "trixie",
-        Architecture = "amd64",
-        KeyringPath = _keys.Keyring,
-    };
+    private DebianSuiteRequest Request(string mirror) => MirrorTestSetup.Request(mirror, _keys.Keyring);
 
-    private BuildContext Context() => new()
-    {
-        CacheDir = _cache,
-        WorkDir = _cache,
-        SourceDateEpoch = 0,
-        VerificationTime = DateTimeOffset.UtcNow,
-        Log = _log,
-    };
+    private BuildContext Context() => MirrorTestSetup.Context(_cache, _log);
 }

@@ -81,20 +81,7 @@ public sealed class StalledMirrorTests : IClassFixture<SigningKeys>, IDisposable
         Directory.Delete(_cache, recursive: true);
     }
 
-    private DebianSuiteRequest Request() => new()
-    {
-        Mirror = _mirror.Url,
-        Suite = "trixie",
-        Architecture = "amd64",
-        KeyringPath = _keys.Keyring,
-    };
+    private DebianSuiteRequest Request() => MirrorTestSetup.Request(_mirror.Url, _keys.Keyring);
 
-    private BuildContext Context() => new()
-    {
-        CacheDir = _cache,
-        WorkDir = _cache,
-        SourceDateEpoch = 0,
-        VerificationTime = DateTimeOffset.UtcNow,
-        Log = _log,
-    };
+    private BuildContext Context() => MirrorTestSetup.Context(_cache, _log);
 }
