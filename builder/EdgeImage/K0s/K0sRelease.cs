@@ -158,7 +158,7 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         var temp = Path.Combine(ctx.WorkDir, $".{asset.Name}.{Environment.ProcessId}.download");
         try
         {
-            ctx.Log.Info($"fetching {asset.Url}");
+            ctx.Log.Info($"fetching {UrlCredentials.Redact(asset.Url)}");
             var (actual, size, header) = await DownloadAsync(asset, temp, cancellation);
             if (actual != expected)
             {
@@ -286,7 +286,7 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
             buffer.Write(chunk, 0, read);
             if (buffer.Length > MaxSumsSize)
             {
-                throw Refused($"{url}: larger than {MaxSumsSize} bytes, which no sha256sums.txt or signature is",
+                throw Refused($"{UrlCredentials.Redact(url)}: larger than {MaxSumsSize} bytes, which no sha256sums.txt or signature is",
                     "Check the k0s source URL or directory.");
             }
         }
@@ -309,7 +309,7 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
                 total += read;
                 if (total > asset.MaxSize)
                 {
-                    throw Refused($"{asset.Name} from {url}: larger than {asset.MaxSize} bytes, far more than a k0s release asset",
+                    throw Refused($"{asset.Name} from {UrlCredentials.Redact(url)}: larger than {asset.MaxSize} bytes, far more than a k0s release asset",
                         "Check the k0s source URL or directory.");
                 }
                 if (header.Length < HeaderSize)
@@ -333,10 +333,10 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         catch (EdgeImageException e)
         {
             // The transport speaks of "the mirror"; for k0s the user needs to know the other ways in.
-            throw new EdgeImageException($"cannot fetch {url}: {e.InnerException?.Message ?? e.Message}",
+            throw new EdgeImageException($"cannot fetch {UrlCredentials.Redact(url)}: {UrlCredentials.Redact(e.InnerException?.Message ?? e.Message)}",
                 $"If this machine cannot reach {url.Host}: {alternatives}.", e.ExitCode, e);
         }
-        return stream ?? throw new EdgeImageException($"{url}: not found",
+        return stream ?? throw new EdgeImageException($"{UrlCredentials.Redact(url)}: not found",
             url.AbsolutePath.EndsWith(".sig", StringComparison.Ordinal)
                 ? "k0s.cosign_key is set, so every asset needs its cosign signature ASSET.sig beside it; publish it or drop the key."
                 : "Check the k0s version (is it released?) and the k0s source URL or directory.", ExitCodes.NotFound);

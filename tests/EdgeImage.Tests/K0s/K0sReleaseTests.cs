@@ -172,6 +172,20 @@ public sealed class K0sReleaseTests : IDisposable
     }
 
     [Fact]
+    public async Task A_password_in_the_release_source_never_reaches_the_log_or_the_error()
+    {
+        var log = new EdgeImage.Tests.Fixtures.RecordingBuildLog();
+        // Nothing listens on the discard port: the fetch fails at once.
+        var request = Request("amd64", "http://edge:s3cret@127.0.0.1:9/k0s");
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() => new K0sRelease(_fetcher).FetchAsync(request, Context() with { Log = log }));
+
+        Assert.Contains("edge:***@127.0.0.1:9", error.Message + error.Hint);
+        Assert.DoesNotContain("s3cret", error.ToString());
+        Assert.DoesNotContain(log.Infos.Concat(log.Warnings).Concat(log.VerboseLines), line => line.Contains("s3cret", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Missing_signature_is_an_error_and_nothing_is_cached()
     {
         Publish("k0s-v1.34.1+k0s.0-amd64", AmdStandInBinary());
