@@ -44,12 +44,12 @@ public sealed class EfiBoard : IBoardBackend
         await FatImage.WriteAsync(espImage, (long)profile.Partitions.Boot << 20, "ESP", payload.Seed.DeriveUInt32("esp-serial"), espFiles, tools, context);
 
         var layout = GptWriter.Write(disk, spec);
+        // The disk ID as edgeimage.disk=PTUUID= names it (Guid.ToString: lower case, as blkid prints it).
+        await BoardDisk.WriteDataMarkerAsync(disk, layout["data"].Offset, layout["data"].Size, layout.DiskGuid.ToString(), context.Cancellation);
         var digests = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["esp"] = await BoardDisk.CopyAtAsync(espImage, disk, layout["esp"].Offset, context.Cancellation),
             ["root-a"] = await BoardDisk.CopyAtAsync(await payload.RootImage, disk, layout["root-a"].Offset, context.Cancellation),
-            // The disk ID as edgeimage.disk=PTUUID= names it (Guid.ToString: lower case, as blkid prints it).
-            ["data"] = await BoardDisk.WriteDataMarkerAsync(disk, layout["data"].Offset, layout["data"].Size, layout.DiskGuid.ToString(), context.Cancellation),
         };
         return new DiskResult(layout.DiskSize, layout.DiskGuid.ToString(),
             layout.Partitions.Select(p => new DiskPartition(p.Number, p.Name, p.Type.ToString(), p.UniqueGuid.ToString(), p.Offset, p.Size, digests.GetValueOrDefault(p.Name))).ToList());

@@ -56,13 +56,13 @@ public sealed class RaspberryPiBoard(Lazy<RaspberryPiBoardData> description) : I
         await FatImage.WriteAsync(bootImage, (long)profile.Partitions.Boot << 20, BootLabel, payload.Seed.DeriveUInt32("boot-serial"), files, tools, context);
 
         var layout = MbrWriter.Write(disk, spec);
+        // The disk signature as the PARTUUIDs of the boot script begin with it.
+        await BoardDisk.WriteDataMarkerAsync(disk, layout.Partitions[3].Offset, layout.Partitions[3].Size,
+            layout.DiskSignature.ToString("x8", CultureInfo.InvariantCulture), context.Cancellation);
         var digests = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["boot"] = await BoardDisk.CopyAtAsync(bootImage, disk, layout.Partitions[0].Offset, context.Cancellation),
             ["root-a"] = await BoardDisk.CopyAtAsync(await payload.RootImage, disk, layout.Partitions[1].Offset, context.Cancellation),
-            // The disk signature as the PARTUUIDs of the boot script begin with it.
-            ["data"] = await BoardDisk.WriteDataMarkerAsync(disk, layout.Partitions[3].Offset, layout.Partitions[3].Size,
-                layout.DiskSignature.ToString("x8", CultureInfo.InvariantCulture), context.Cancellation),
         };
         return new DiskResult(layout.DiskSize, layout.DiskSignature.ToString("x8", CultureInfo.InvariantCulture),
             [.. layout.Partitions.Select(p => new DiskPartition(p.Number, p.Name, "0x" + p.Type.ToString("x2", CultureInfo.InvariantCulture), p.PartUuid, p.Offset, p.Size, digests.GetValueOrDefault(p.Name)))]);

@@ -49,7 +49,7 @@ public sealed class BootTests(ImageBootsFixture boots, ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_image_data_partition_starts_with_the_fresh_data_marker_of_its_disk_and_matches_its_digest()
+    public void The_image_data_partition_starts_with_the_fresh_data_marker_of_its_disk()
     {
         // What lets the first boot format the partition even when the image was written with
         // bmaptool or dd conv=sparse over a used card: the marker, not zeros.
@@ -61,7 +61,9 @@ public sealed class BootTests(ImageBootsFixture boots, ITestOutputHelper output)
             image.ReadExactly(start);
         }
         Assert.Equal(EdgeImage.Boot.BoardDisk.DataMarker(boots.Image.Manifest.DiskGuid), start);
-        Assert.Equal(data.Sha256, ImageLayoutTests.Sha256Of(boots.Image.ImagePath, data.Offset, data.Size));
+        // No digest: the partition is the device's own after the first boot, and hashing its zeros
+        // would cost every build a second.
+        Assert.Null(data.Sha256);
     }
 
     [Fact]

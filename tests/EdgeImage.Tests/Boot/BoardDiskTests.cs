@@ -63,20 +63,19 @@ public sealed class BoardDiskTests : IDisposable
         Assert.Throws<ArgumentException>(() => BoardDisk.DataMarker(diskId));
 
     [Fact]
-    public async Task The_data_partition_starts_with_the_marker_the_rest_stays_a_hole_and_its_digest_covers_both()
+    public async Task The_data_partition_starts_with_the_marker_and_the_rest_stays_a_hole()
     {
         const long offset = 3 << 20, size = 8 << 20;
         using var disk = new FileStream(_dir.File("disk.img"), FileMode.CreateNew, FileAccess.ReadWrite);
         disk.SetLength(offset + size + (1 << 20));
 
-        var digest = await BoardDisk.WriteDataMarkerAsync(disk, offset, size, "1234abcd", CancellationToken.None);
+        await BoardDisk.WriteDataMarkerAsync(disk, offset, size, "1234abcd", CancellationToken.None);
 
         var partition = new byte[size];
         disk.Position = offset;
         disk.ReadExactly(partition);
         Assert.Equal(BoardDisk.DataMarker("1234abcd"), partition[..4096]);
         Assert.All(partition[4096..], b => Assert.Equal(0, b));
-        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(partition)), digest);
         disk.Flush();
         var regions = SparseFile.DataRegions(disk.SafeFileHandle, disk.Length).ToList();
         // File systems allocate whole blocks: one block-sized region at the partition's start.
