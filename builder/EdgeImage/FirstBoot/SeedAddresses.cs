@@ -18,7 +18,7 @@ public static partial class SeedAddresses
     /// <summary>Why <paramref name="value"/> is not an IPv4 or IPv6 address the device can use, or null.</summary>
     public static string? AddressProblem(string value)
     {
-        if (IPv4Pattern().IsMatch(value) || IsIPv6(value))
+        if (IsIPv4(value) || IsIPv6(value))
         {
             return null;
         }

@@ -170,36 +170,46 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
             throw Missing($"{package} ({package.Filename}, sha256 {package.Sha256})", cache.Root);
         }
         var url = Resolve(root, package.Filename, package.ToString());
+        var write = await RetryingTransferAsync(package.ToString(), url, "Check the network or pick another mirror with --mirror.", async () =>
+        {
+            await using var stream = await fetcher.OpenAsync(url, cancellation) ?? throw new EdgeImageException(
+                $"{package}: {Show(url)} does not exist on the mirror",
+                "The mirror removed the file since its index was published; run the build again to read the current index, or pick another mirror with --mirror.",
+                ExitCodes.NotFound);
+            return await cache.StoreAsync(stream, package.Sha256, package.Size, progress.Advance, cancellation);
+        }, ctx);
+        if (!write.Stored)
+        {
+            throw new EdgeImageException(
+                $"{package}: {Show(url)} has {write.Describe()} but the signed index says " +
+                $"sha256 {package.Sha256} ({package.Size} bytes); the file was not stored",
+                "The .deb was altered on the mirror or on the way; try again, or pick another mirror with --mirror.",
+                ExitCodes.VerificationFailed);
+        }
+        return write.Path;
+    }
+
+    /// <summary>
+    /// Runs a transfer, and again when it breaks off or stalls (an IOException), up to the retry
+    /// policy's attempts; every retry is a warning, and the last failure an error with
+    /// <paramref name="hint"/>. Other errors (not found, a bad hash) are not retried here.
+    /// </summary>
+    private async Task<T> RetryingTransferAsync<T>(string what, Uri url, string hint, Func<Task<T>> transfer, BuildContext ctx)
+    {
         for (var attempt = 1; ; attempt++)
         {
-            CacheWrite write;
             try
             {
-                await using var stream = await fetcher.OpenAsync(url, cancellation) ?? throw new EdgeImageException(
-                    $"{package}: {Show(url)} does not exist on the mirror",
-                    "The mirror removed the file since its index was published; run the build again to read the current index, or pick another mirror with --mirror.",
-                    ExitCodes.NotFound);
-                write = await cache.StoreAsync(stream, package.Sha256, package.Size, progress.Advance, cancellation);
+                return await transfer();
             }
             catch (IOException e) when (attempt < _retry.Attempts)
             {
-                ctx.Log.Warn($"{package}: transfer from {Show(url)} broke off ({e.Message}); retrying");
-                continue;
+                ctx.Log.Warn($"{what}: transfer from {Show(url)} broke off ({e.Message}); retrying");
             }
             catch (IOException e)
             {
-                throw new EdgeImageException($"{package}: transfer from {Show(url)} failed {attempt} times: {e.Message}",
-                    "Check the network or pick another mirror with --mirror.", ExitCodes.Failure, e);
+                throw new EdgeImageException($"{what}: transfer from {Show(url)} failed {attempt} times: {e.Message}", hint, ExitCodes.Failure, e);
             }
-            if (!write.Stored)
-            {
-                throw new EdgeImageException(
-                    $"{package}: {Show(url)} has {write.Describe()} but the signed index says " +
-                    $"sha256 {package.Sha256} ({package.Size} bytes); the file was not stored",
-                    "The .deb was altered on the mirror or on the way; try again, or pick another mirror with --mirror.",
-                    ExitCodes.VerificationFailed);
-            }
-            return write.Path;
         }
     }
 
@@ -226,25 +236,9 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
     }
 
     /// <summary>A Release file, fetched again when the transfer breaks off or stalls, as .debs are.</summary>
-    private async Task<byte[]?> FetchSmallAsync(Uri url, BuildContext ctx)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await ReadSmallAsync(url, ctx.Cancellation);
-            }
-            catch (IOException e) when (attempt < _retry.Attempts)
-            {
-                ctx.Log.Warn($"{Show(url)}: transfer broke off ({e.Message}); retrying");
-            }
-            catch (IOException e)
-            {
-                throw new EdgeImageException($"{Show(url)}: transfer failed {attempt} times: {e.Message}",
-                    "Check the network and the mirror URL, or build from the cache with --offline.", ExitCodes.Failure, e);
-            }
-        }
-    }
+    private Task<byte[]?> FetchSmallAsync(Uri url, BuildContext ctx) =>
+        RetryingTransferAsync(url.Segments[^1], url, "Check the network and the mirror URL, or build from the cache with --offline.",
+            () => ReadSmallAsync(url, ctx.Cancellation), ctx);
 
     private async Task<byte[]?> ReadSmallAsync(Uri url, CancellationToken cancellation)
     {
