@@ -159,17 +159,10 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
             }
             throw;
         }
+        // Until both are published, a failure removes what is not in place yet (File.Delete of a
+        // published temporary name finds nothing).
+        string? manifestTemporary = null;
         try
-        {
-            return await FinishAsync();
-        }
-        catch
-        {
-            File.Delete(imageTemporary);
-            throw;
-        }
-
-        async Task<ImageManifest> FinishAsync()
         {
             var (rootSize, squashfsDone) = await root;
             // The stages after "kernel modules" overlap: each is timed on its own and marked with how
@@ -197,19 +190,20 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
                 K0s = k0sManifest,
             };
             var manifestPath = Path.Combine(request.OutputDirectory, ManifestName);
-            var manifestTemporary = await AtomicFile.WriteUnpublishedAsync(manifestPath, stream => JsonSerializer.SerializeAsync(stream, manifest, ManifestJson.Default.ImageManifest));
-            try
-            {
-                AtomicFile.PublishTogether([(imageTemporary, imagePath), (manifestTemporary, manifestPath)]);
-            }
-            catch
-            {
-                File.Delete(manifestTemporary);
-                throw;
-            }
+            manifestTemporary = await AtomicFile.WriteUnpublishedAsync(manifestPath, stream => JsonSerializer.SerializeAsync(stream, manifest, ManifestJson.Default.ImageManifest));
+            AtomicFile.PublishTogether([(imageTemporary, imagePath), (manifestTemporary, manifestPath)]);
             stages.Add(Stage("manifest", clock));
             log.Info("stages: " + string.Join(", ", stages));
             return manifest with { Stages = stages };
+        }
+        catch
+        {
+            File.Delete(imageTemporary);
+            if (manifestTemporary is not null)
+            {
+                File.Delete(manifestTemporary);
+            }
+            throw;
         }
     }
 
