@@ -53,6 +53,17 @@ public static class InitramfsBuilder
     /// <summary>What init itself needs whatever the board: the root, the /etc and /var overlays and the data file system.</summary>
     public static readonly IReadOnlyList<string> CoreModules = ["squashfs", "overlay", "ext4", "crc32c_generic"];
 
+    /// <summary>
+    /// The boot partition's file system: FAT with the code page and character set Debian's kernel
+    /// mounts it with by default (437, ascii). The first-boot service mounts it to read the seed, and
+    /// boot counting renames loader entries on it. init loads them from the initramfs, already
+    /// decompressed, with busybox insmod; otherwise the first mount on the real root has the kernel
+    /// run modprobe three times, each decompressing a .ko.xz, on the way to the device's first join.
+    /// Optional: a kernel without them (or a profile whose include_modules leaves fs/fat out) goes
+    /// without, and the kernel loads what it needs on the first mount.
+    /// </summary>
+    public static readonly IReadOnlyList<string> BootPartitionModules = ["vfat", "nls_cp437", "nls_ascii"];
+
     /// <summary>Programs from the image that init calls by full path under /usr/lib/edgeimage/bin.</summary>
     public static readonly IReadOnlyList<string> Programs =
         ["/usr/sbin/mke2fs", "/usr/sbin/e2fsck", "/usr/sbin/resize2fs", "/usr/sbin/sfdisk", "/usr/sbin/blkid"];
@@ -86,7 +97,8 @@ public static class InitramfsBuilder
         }
 
         var board = input.BoardModules.Where(m => input.Kernel.Modules.ContainsKey(m.Replace('-', '_'))).ToList();
-        var order = input.Kernel.LoadOrder(CoreModules.Concat(board).Concat(input.ProfileModules), input.Origin);
+        var bootFs = BootPartitionModules.Where(m => input.Kernel.Modules.ContainsKey(m)).ToList();
+        var order = input.Kernel.LoadOrder(CoreModules.Concat(bootFs).Concat(board).Concat(input.ProfileModules), input.Origin);
         foreach (var relative in order)
         {
             // Stored under the module's own name (dashes as underscores), which is also its
@@ -100,7 +112,7 @@ public static class InitramfsBuilder
         {
             var aliases = tree.ReadText($"{input.Kernel.ModulesDirectory}/modules.alias") ?? "";
             var table = ModaliasTable.Generate(input.Kernel, aliases, board, input.Origin);
-            always = input.Kernel.LoadOrder(CoreModules.Concat(board.Where(m => !table.Drivers.Contains(m.Replace('-', '_')))).Concat(input.ProfileModules), input.Origin);
+            always = input.Kernel.LoadOrder(CoreModules.Concat(bootFs).Concat(board.Where(m => !table.Drivers.Contains(m.Replace('-', '_')))).Concat(input.ProfileModules), input.Origin);
             entries.Add(CpioEntry.File("/etc/initrd-modalias", System.Text.Encoding.UTF8.GetBytes(table.Script)));
         }
         entries.Add(CpioEntry.File("/etc/initrd-modules-always", ModuleList(always)));

@@ -204,7 +204,7 @@ public sealed partial class ImageLayoutTests(BootCheckImageFixture fixture, ITes
         {
             Assert.Matches(@"^-rwxr-xr-x\s", Line("usr/lib/edgeimage/bin/" + tool));
         }
-        foreach (var module in new[] { "squashfs", "overlay", "ext4", "virtio_blk", "nvme", "vmd", "ahci", "sdhci_acpi" })
+        foreach (var module in new[] { "squashfs", "overlay", "ext4", "virtio_blk", "nvme", "vmd", "ahci", "sdhci_acpi", "fat", "vfat", "nls_cp437", "nls_ascii" })
         {
             Line($"lib/modules/{module}.ko");
         }
@@ -217,6 +217,10 @@ public sealed partial class ImageLayoutTests(BootCheckImageFixture fixture, ITes
         Assert.Contains("acpi*:80860F14:*", table);
         Assert.Contains(" sdhci_acpi ;;", table);
         Assert.DoesNotContain("vmd", always);
+        // The boot partition's FAT loads on every boot, after the FAT core it depends on.
+        Assert.True(Array.IndexOf(always, "fat") >= 0 && Array.IndexOf(always, "fat") < Array.IndexOf(always, "vfat"), string.Join(' ', always));
+        Assert.Contains("nls_cp437", always);
+        Assert.Contains("nls_ascii", always);
         Assert.DoesNotContain("sdhci_acpi", always);
         Assert.All(listing, l => Assert.Matches(OwnedByRoot(), l));
         // What boots is the init of this repository, byte for byte.

@@ -29,8 +29,8 @@ public sealed class K0sJoinScriptTests : IDisposable
         Stub("umount", "exit 0");
         Stub("systemctl", "[ \"$1\" != is-active ] || echo inactive");
         Stub("systemd-notify", "echo \"systemd-notify $*\" >> \"$EVENTS\"");
-        // The script's only use of timeout is the TLS check of the API server (openssl s_client).
-        Stub("timeout", "exit 0");
+        // The script's only use of timeout is the TLS check of the API server (openssl s_client): it passes.
+        Stub("timeout", "echo \"timeout $*\" >> \"$EVENTS\"");
         // A script that keeps retrying is stopped at its third wait.
         Stub("sleep", "echo \"sleep $*\" >> \"$EVENTS\"; [ \"$(grep -c '^sleep' \"$EVENTS\")\" -lt 3 ] || kill -KILL $PPID");
         Executable(Root("usr/local/bin/k0s"), """
@@ -271,5 +271,103 @@ public sealed class K0sJoinScriptTests : IDisposable
         Assert.Contains("k0s-worker.env:3: unknown line 'EXTRA=1'", output);
         Assert.Contains("kubelet argument '--root-dir=$HOME' is not a --flag=value k0s can pass on", output);
         Assert.Contains("edgeimage-join: ERROR: the image's k0s worker options are broken; rebuild the image", output);
+    }
+
+    /// <summary>A join token (base64 of gzip) holding exactly this kubeconfig text.</summary>
+    private static string TokenOf(string kubeconfig)
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(Encoding.UTF8.GetBytes(kubeconfig));
+        }
+        return Convert.ToBase64String(buffer.ToArray());
+    }
+
+    private static string Kubeconfig(string server = "server: https://10.0.2.100:6443", string? ca = null, string token = "token: abcdef.0123456789abcdef") =>
+        $"apiVersion: v1\nclusters:\n- cluster:\n    {ca ?? "certificate-authority-data: " + Convert.ToBase64String(Encoding.ASCII.GetBytes(SeedTests.CaPem()))}\n"
+        + $"    {server}\n  name: k0s\ncontexts:\n- context:\n    cluster: k0s\n    user: kubelet-bootstrap\n  name: k0s\n"
+        + $"current-context: k0s\nkind: Config\nusers:\n- name: kubelet-bootstrap\n  user:\n    {token}\n";
+
+    /// <summary>A valid seed whose seed.env then carries <paramref name="token"/> instead: the device checks the token again.</summary>
+    private void SeedWithToken(string token)
+    {
+        Seed(SeedYaml());
+        var env = Root("run/edgeimage/boot/edgeimage/seed.env");
+        File.WriteAllLines(env, File.ReadAllLines(env).Select(l => l.StartsWith("TOKEN=", StringComparison.Ordinal) ? "TOKEN=" + token : l));
+    }
+
+    [Fact]
+    public void Kubeconfig_values_in_quotes_or_with_trailing_blanks_are_read_as_their_value()
+    {
+        var ca = Convert.ToBase64String(Encoding.ASCII.GetBytes(SeedTests.CaPem()));
+        SeedWithToken(TokenOf(Kubeconfig(server: "server: \"https://10.0.2.100:6443\"  ", ca: $"certificate-authority-data: '{ca}'", token: "token:   abcdef.0123456789abcdef\t")));
+
+        var (exitCode, output) = Run();
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("edgeimage-join: API server https://10.0.2.100:6443 answers with a certificate of the token's CA\n", output);
+        Assert.Contains($"timeout 30 openssl s_client -connect 10.0.2.100:6443 -CAfile {Root("run/edgeimage/join/ca.pem")} -verify_return_error -verify_ip 10.0.2.100", File.ReadAllLines(Events));
+        Assert.Equal("install", K0sCalls()[0][0]);
+    }
+
+    [Theory]
+    [InlineData("server: http://10.0.2.100:6443", "", "join token: the kubeconfig has no https server URL (found 'http://10.0.2.100:6443')")]
+    [InlineData("insecure-skip-tls-verify: true", "", "join token: the kubeconfig has no https server URL (found '')")]
+    [InlineData("server: https://10.0.2.100:6443", "certificate-authority-data: bm90IGEgY2VydGlmaWNhdGU=", "join token: the kubeconfig has no usable certificate-authority-data")]
+    [InlineData("server: https://10.0.2.100:6443", "certificate-authority-data: %%%", "join token: the kubeconfig has no usable certificate-authority-data")]
+    [InlineData("server: https://10.0.2.100:6443", "certificate-authority: /etc/ca.pem", "join token: the kubeconfig has no usable certificate-authority-data")]
+    public void A_token_the_device_cannot_use_is_refused_before_any_connection_and_retried(string server, string ca, string error)
+    {
+        SeedWithToken(TokenOf(Kubeconfig(server, ca.Length == 0 ? null : ca)));
+
+        var (_, output) = Run();
+
+        Assert.Contains("edgeimage-join: ERROR: " + error + "\n", output);
+        Assert.Contains("edgeimage-join: retrying in 5s\n", output);
+        Assert.DoesNotContain(File.ReadAllLines(Events), e => e.StartsWith("timeout", StringComparison.Ordinal));
+        Assert.Empty(K0sCalls());
+    }
+
+    [Fact]
+    public void A_token_without_a_bootstrap_token_is_refused()
+    {
+        SeedWithToken(TokenOf(Kubeconfig(token: "client-certificate-data: AAAA")));
+
+        var (_, output) = Run();
+
+        Assert.Contains("edgeimage-join: ERROR: join token: the kubeconfig has no bootstrap token (user.token)\n", output);
+        Assert.Empty(K0sCalls());
+    }
+
+    [Theory]
+    [InlineData("https://k0s-api.example:6443", true)]
+    [InlineData("https://10.0.2.100:6443", false)]
+    public void Name_servers_are_written_before_the_TLS_check_only_for_a_server_given_by_name(string server, bool resolvFirst)
+    {
+        // An image with systemd-networkd: wait-online returns at once, and the resolv.conf writer records its run.
+        Executable(Root("usr/lib/systemd/systemd-networkd"), "#!/bin/sh\n");
+        Executable(Root("usr/lib/systemd/systemd-networkd-wait-online"), "#!/bin/sh\necho \"wait-online $*\" >> \"$EVENTS\"\n");
+        Executable(Root("usr/lib/edgeimage/resolv-from-networkd"), "#!/bin/sh\necho resolv >> \"$EVENTS\"\necho 'edgeimage-resolv: DNS servers 10.0.2.3'\n");
+        SeedWithToken(TokenOf(Kubeconfig(server: "server: " + server)));
+
+        var (exitCode, output) = Run();
+
+        Assert.True(exitCode == 0, output);
+        var events = File.ReadAllLines(Events).Select(e => e.Split(' ')[0]).Where(e => e != "systemd-notify").ToList();
+        Assert.Equal(resolvFirst ? ["wait-online", "resolv", "timeout"] : ["wait-online", "timeout"], events);
+        Assert.Equal(resolvFirst, output.Contains("edgeimage-join: DNS servers 10.0.2.3\n", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_seed_yaml_changed_after_edgeimage_seed_is_refused()
+    {
+        Seed(SeedYaml());
+        File.AppendAllText(Root("run/edgeimage/boot/edgeimage/seed.yaml"), "# edited on the card\n");
+
+        var (_, output) = Run();
+
+        Assert.Contains("seed.yaml was changed after `edgeimage seed` rendered seed.env from it", output);
+        Assert.Empty(K0sCalls());
     }
 }
