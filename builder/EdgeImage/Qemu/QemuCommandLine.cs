@@ -72,7 +72,11 @@ public static class QemuCommandLine
                 QemuDisk.Sd => "sd",
                 _ => throw new ArgumentOutOfRangeException(nameof(machine), machine.Disk, null),
             };
-            args.AddRange(["-drive", $"if={iface},format=raw,file={DriveValue(request.ImagePath)}{(request.Snapshot ? ",snapshot=on" : "")}"]);
+            // Drives of one bus take its slots in command-line order, so the extra disks come first.
+            foreach (var path in request.ExtraDisks.Append(request.ImagePath))
+            {
+                args.AddRange(["-drive", $"if={iface},format=raw,file={DriveValue(path)}{(request.Snapshot ? ",snapshot=on" : "")}"]);
+            }
         }
 
         if (machine.Nic is not null)
@@ -204,6 +208,14 @@ public static class QemuCommandLine
                 throw new EdgeImageException($"forward '{forward}' is not a single QEMU forward rule",
                     "write one rule per forward, e.g. tcp:127.0.0.1:2222-:22", ExitCodes.Usage);
             }
+        }
+        if (request.ExtraDisks.Count > 0 && (machine.Disk != QemuDisk.VirtioBlk || request.ImagePath is null))
+        {
+            throw new EdgeImageException(
+                machine.Disk != QemuDisk.VirtioBlk
+                    ? $"board {machine.Name} ({machine.Machine}) has a single SD card slot, so no further disk can be attached"
+                    : "further disks were given without an image to boot",
+                machine.Disk != QemuDisk.VirtioBlk ? "drop the further disks for this board" : "pass the image too", ExitCodes.Usage);
         }
         if (request.AttachTerminal && request.Expects.Count > 0)
         {

@@ -28,6 +28,13 @@ public sealed record QemuRunRequest
     /// <summary>Forwards from the guest to the host, as QEMU's guestfwd spells them: "tcp:10.0.2.100:80-tcp:127.0.0.1:8080".</summary>
     public IReadOnlyList<string> GuestForwards { get; init; } = [];
 
+    /// <summary>
+    /// Further raw disks, attached ahead of the image on the board's disk bus: the guest lists them
+    /// first (vda, ... before the image) and the firmware tries them first, like the internal disks of
+    /// a machine that boots from a stick. Only for boards with a disk bus (virtio), not an SD slot.
+    /// </summary>
+    public IReadOnlyList<string> ExtraDisks { get; init; } = [];
+
     /// <summary>Further -nic values passed verbatim, e.g. "socket,listen=127.0.0.1:40000,model=virtio-net-pci" to link two guests.</summary>
     public IReadOnlyList<string> ExtraNics { get; init; } = [];
 

@@ -130,6 +130,34 @@ public class QemuCommandLineTests
     }
 
     [Fact]
+    public void Extra_disks_take_the_first_slots_of_the_disk_bus_ahead_of_the_image()
+    {
+        var request = new QemuRunRequest { ImagePath = "edge.img", ExtraDisks = ["internal.img", "old,disk.img"], Snapshot = true };
+
+        var args = QemuCommandLine.Build(Catalog.Get("generic-efi-x86_64"), request, QemuAccelerator.Tcg, "/v");
+
+        var drives = args.Select((a, i) => (a, i)).Where(x => x.a == "-drive" && !args[x.i + 1].StartsWith("if=pflash", StringComparison.Ordinal)).Select(x => args[x.i + 1]).ToList();
+        Assert.Equal(
+            [
+                "if=virtio,format=raw,file=internal.img,snapshot=on",
+                "if=virtio,format=raw,file=old,,disk.img,snapshot=on",
+                "if=virtio,format=raw,file=edge.img,snapshot=on",
+            ],
+            drives);
+    }
+
+    [Fact]
+    public void A_board_with_one_SD_slot_refuses_extra_disks()
+    {
+        var request = new QemuRunRequest { ImagePath = "sd.img", ExtraDisks = ["usb.img"], Kernel = "vmlinuz", Dtb = "pi.dtb" };
+
+        var e = Assert.Throws<EdgeImageException>(() => QemuCommandLine.Build(Catalog.Get("rpi-armv7"), request, QemuAccelerator.Tcg, null));
+
+        Assert.Equal(ExitCodes.Usage, e.ExitCode);
+        Assert.Contains("single SD card slot", e.Message);
+    }
+
+    [Fact]
     public void A_forward_with_a_comma_cannot_smuggle_options_into_the_nic()
     {
         var request = new QemuRunRequest { ImagePath = "a.img", HostForwards = ["tcp::2222-:22,restrict=off"] };
