@@ -13,9 +13,13 @@ public static class HostIoError
 
     public static bool Handles(Exception e) => e is IOException or UnauthorizedAccessException;
 
+    /// <summary>The file system or the user's quota is full: a local failure, never worth a network retry.</summary>
+    public static bool IsDiskFull(Exception e) =>
+        e is IOException io && (io.HResult is NoSpace or QuotaExceeded || io.Message.Contains("No space left on device", StringComparison.Ordinal));
+
     public static string Hint(Exception e) => e switch
     {
-        IOException io when io.HResult is NoSpace or QuotaExceeded || io.Message.Contains("No space left on device", StringComparison.Ordinal) =>
+        IOException when IsDiskFull(e) =>
             "free space on the file system named above (the output directory, the cache: --cache-dir or $EDGEIMAGE_CACHE, or $TMPDIR) and rerun; nothing was left under the final output name",
         UnauthorizedAccessException =>
             "this user may not write or read that path: choose another --out or --cache-dir, or fix its permissions",

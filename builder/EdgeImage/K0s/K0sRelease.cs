@@ -64,6 +64,7 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
     private const long MaxBundleSize = 8L << 30;
     private const long MaxSumsSize = 1 << 20;
     private const int HeaderSize = 512;
+    private const int TransferAttempts = 3;
 
     /// <summary>Returns the path of the verified binary in the cache, downloading it only if the cache lacks it.</summary>
     public Task<string> FetchAsync(K0sReleaseRequest request, BuildContext ctx)
@@ -135,14 +136,14 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         }
 
         var expected = asset.Sha256
-            ?? ExpectedSha256(await ReadSmallAsync(asset.SumsUrl!, asset.Alternatives, cancellation), asset.Name, asset.SumsUrl!);
+            ?? ExpectedSha256(await ReadSmallAsync(asset.SumsUrl!, asset.Alternatives, ctx.Log, cancellation), asset.Name, asset.SumsUrl!);
 
         // The signature covers the sha256 the file must have, so it is checked before anything is downloaded or reused.
         byte[]? verifiedSignature = null;
         if (signer is not null)
         {
             var signatureUrl = new Uri(asset.Url + ".sig");
-            verifiedSignature = Encoding.ASCII.GetBytes(await ReadSmallAsync(signatureUrl, asset.Alternatives, cancellation));
+            verifiedSignature = Encoding.ASCII.GetBytes(await ReadSmallAsync(signatureUrl, asset.Alternatives, ctx.Log, cancellation));
             CheckSignature(signer, expected, verifiedSignature, asset, signatureUrl);
         }
 
@@ -159,7 +160,8 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         try
         {
             ctx.Log.Info($"fetching {UrlCredentials.Redact(asset.Url)}");
-            var (actual, size, header) = await DownloadAsync(asset, temp, cancellation);
+            var (actual, size, header) = await RetryingTransferAsync(asset.Name, asset.Url, asset.Alternatives,
+                () => DownloadAsync(asset, temp, cancellation), ctx.Log);
             if (actual != expected)
             {
                 var listed = asset.Sha256 is null ? $"listed in {asset.SumsUrl}" : "given in the profile (k0s.airgap_bundle_sha256)";
@@ -275,7 +277,10 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
             "Check the k0s version and architecture, or that the source's sha256sums.txt belongs to this release.");
     }
 
-    private async Task<string> ReadSmallAsync(Uri url, string alternatives, CancellationToken cancellation)
+    private Task<string> ReadSmallAsync(Uri url, string alternatives, IBuildLog log, CancellationToken cancellation) =>
+        RetryingTransferAsync(Path.GetFileName(url.AbsolutePath), url, alternatives, () => ReadSmallOnceAsync(url, alternatives, cancellation), log);
+
+    private async Task<string> ReadSmallOnceAsync(Uri url, string alternatives, CancellationToken cancellation)
     {
         await using var stream = await OpenAsync(url, alternatives, cancellation);
         var buffer = new MemoryStream();
@@ -292,6 +297,10 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
+
+    /// <summary>A transfer run again from the start when it breaks off or stalls, three times in all (<see cref="TransferRetry"/>).</summary>
+    private static Task<T> RetryingTransferAsync<T>(string what, Uri url, string alternatives, Func<Task<T>> transfer, IBuildLog log) =>
+        TransferRetry.RunAsync(what, url, TransferAttempts, $"Check the network; if this machine cannot reach {url.Host}: {alternatives}.", transfer, log);
 
     private async Task<(string Sha256, long Size, byte[] Header)> DownloadAsync(VerifiedAsset asset, string temp, CancellationToken cancellation)
     {

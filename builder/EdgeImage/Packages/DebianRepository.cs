@@ -189,29 +189,8 @@ public sealed class DebianRepository(IMirrorFetcher fetcher, IndexRetryPolicy? r
         return write.Path;
     }
 
-    /// <summary>
-    /// Runs a transfer, and again when it breaks off or stalls (an IOException), up to the retry
-    /// policy's attempts; every retry is a warning, and the last failure an error with
-    /// <paramref name="hint"/>. Other errors (not found, a bad hash) are not retried here.
-    /// </summary>
-    private async Task<T> RetryingTransferAsync<T>(string what, Uri url, string hint, Func<Task<T>> transfer, BuildContext ctx)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await transfer();
-            }
-            catch (IOException e) when (attempt < _retry.Attempts)
-            {
-                ctx.Log.Warn($"{what}: transfer from {Show(url)} broke off ({e.Message}); retrying");
-            }
-            catch (IOException e)
-            {
-                throw new EdgeImageException($"{what}: transfer from {Show(url)} failed {attempt} times: {e.Message}", hint, ExitCodes.Failure, e);
-            }
-        }
-    }
+    private Task<T> RetryingTransferAsync<T>(string what, Uri url, string hint, Func<Task<T>> transfer, BuildContext ctx) =>
+        TransferRetry.RunAsync(what, url, _retry.Attempts, hint, transfer, ctx.Log);
 
     /// <summary>The Release as it came from the mirror or the cache, before verification.</summary>
     private sealed record SignedRelease(string Source, byte[]? InRelease, byte[]? Release, byte[]? ReleaseSignature);

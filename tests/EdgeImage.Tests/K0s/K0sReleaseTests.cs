@@ -281,6 +281,44 @@ public sealed class K0sReleaseTests : IDisposable
         return error;
     }
 
+    [Fact]
+    public async Task A_release_download_that_stalls_once_is_fetched_again_and_verified()
+    {
+        var binary = AmdStandInBinary();
+        Publish("k0s-v1.34.1+k0s.0-amd64", binary);
+        using var site = new EdgeImage.Tests.Packages.HttpMirrorDouble(ReleaseDir) { StallSuffix = "-amd64", StallTimes = 1 };
+        using var fetcher = new MirrorFetcher { IdleTimeout = TimeSpan.FromSeconds(1) };
+        var log = new RecordingBuildLog();
+
+        var path = await new K0sRelease(fetcher).FetchAsync(Request("amd64", site.Url), Context() with { Log = log }).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(binary, File.ReadAllBytes(path));
+        Assert.Equal(1, site.Stalled);
+        var warning = Assert.Single(log.Warnings);
+        Assert.Equal($"k0s-v1.34.1+k0s.0-amd64: transfer from {site.Url}v1.34.1+k0s.0/k0s-v1.34.1+k0s.0-amd64 broke off (no data from {site.Url}v1.34.1+k0s.0/k0s-v1.34.1+k0s.0-amd64 for 1 s); retrying", warning);
+    }
+
+    [Theory]
+    [InlineData("-amd64")]
+    [InlineData("/sha256sums.txt")]
+    public async Task A_release_file_that_stalls_every_time_fails_with_the_ways_around_and_caches_nothing(string stalling)
+    {
+        Publish("k0s-v1.34.1+k0s.0-amd64", AmdStandInBinary());
+        using var site = new EdgeImage.Tests.Packages.HttpMirrorDouble(ReleaseDir) { StallSuffix = stalling, StallTimes = int.MaxValue };
+        using var fetcher = new MirrorFetcher { IdleTimeout = TimeSpan.FromSeconds(1) };
+
+        var error = await Assert.ThrowsAsync<EdgeImageException>(() =>
+            new K0sRelease(fetcher).FetchAsync(Request("amd64", site.Url), Context() with { Log = new RecordingBuildLog() }).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        var url = $"{site.Url}v1.34.1+k0s.0{stalling}";
+        Assert.Equal(ExitCodes.Failure, error.ExitCode);
+        Assert.EndsWith($": transfer from {(stalling == "-amd64" ? url.Replace("-amd64", "/k0s-v1.34.1+k0s.0-amd64", StringComparison.Ordinal) : url)} failed 3 times: no data from {(stalling == "-amd64" ? url.Replace("-amd64", "/k0s-v1.34.1+k0s.0-amd64", StringComparison.Ordinal) : url)} for 1 s", error.Message);
+        Assert.Contains("if this machine cannot reach 127.0.0.1: give the binary with --k0s-binary PATH", error.Hint);
+        Assert.Equal(3, site.Stalled);
+        Assert.False(Directory.Exists(Path.Combine(CacheDir, "k0s")));
+        Assert.Empty(Directory.Exists(Path.Combine(_root, "work")) ? Directory.GetFiles(Path.Combine(_root, "work")) : []);
+    }
+
     private static K0sReleaseRequest Request(string architecture, string source) =>
         new() { Version = Version, Architecture = architecture, Source = source };
 

@@ -5,19 +5,31 @@ using EdgeImage.Tests.Fixtures;
 namespace EdgeImage.Tests.Packages;
 
 /// <summary>
-/// Test double of a Debian mirror over loopback HTTP, serving a <see cref="LocalDebianRepo"/> under
-/// /debian/, that can misbehave as real mirrors do: stall mid-file, refuse a path, ask for a login.
+/// Test double of a Debian mirror (or any download site) over loopback HTTP, serving a
+/// <see cref="LocalDebianRepo"/> or a directory under /debian/, that can misbehave as real mirrors
+/// do: stall mid-file, refuse a path, ask for a login.
 /// </summary>
 public sealed class HttpMirrorDouble : IDisposable
 {
-    private readonly LocalDebianRepo _repo;
+    private readonly Func<string, string> _pathOf;
     private readonly LoopbackHttpServerDouble _server;
     private int _seen;
     private int _stalled;
 
     public HttpMirrorDouble(LocalDebianRepo repo)
+        : this(repo.PathOf)
     {
-        _repo = repo;
+    }
+
+    /// <summary>Serves the files below <paramref name="directory"/>.</summary>
+    public HttpMirrorDouble(string directory)
+        : this(relative => Path.Combine(directory, relative))
+    {
+    }
+
+    private HttpMirrorDouble(Func<string, string> pathOf)
+    {
+        _pathOf = pathOf;
         _server = LoopbackHttpServerDouble.Streaming(Serve, "/debian/");
     }
 
@@ -48,7 +60,7 @@ public sealed class HttpMirrorDouble : IDisposable
         var path = context.Request.Url!.AbsolutePath;
         var authorization = context.Request.Headers["Authorization"] ?? "";
         Authorizations.Enqueue(authorization);
-        var file = _repo.PathOf(Uri.UnescapeDataString(path["/debian/".Length..]));
+        var file = _pathOf(Uri.UnescapeDataString(path["/debian/".Length..]));
         var refused = Refuse.FirstOrDefault(r => path.EndsWith(r.Key, StringComparison.Ordinal)).Value;
         var status = RequiredAuthorization is not null && authorization != RequiredAuthorization ? 401
             : refused != 0 ? refused
