@@ -35,6 +35,14 @@ public sealed record PulledImage
 public sealed class OciPuller(RegistryClient registry)
 {
     private const long MaxManifestSize = 4 << 20;
+    private const int TransferAttempts = 3;
+
+    /// <summary>
+    /// How long a manifest or blob transfer may go without a byte before it counts as broken off and
+    /// is fetched again (three tries in all): a registry or its storage that stalls mid-body would
+    /// otherwise hold the build for ever.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     public async Task<PulledImage> PullAsync(ImageReference image, OciPlatform platform, BuildContext ctx)
     {
@@ -82,10 +90,9 @@ public sealed class OciPuller(RegistryClient registry)
                 throw new EdgeImageException($"{image}: manifest {wanted.Digest} is not in the cache {ctx.CacheDir} and the build is offline",
                     "Build once online to pull the image, or drop --offline.", ExitCodes.NotFound);
             }
-            using var response = await registry.GetManifestAsync(image, wanted.Digest, ctx.Cancellation);
-            headerType = response.Content.Headers.ContentType?.MediaType;
-            await using var body = await response.Content.ReadAsStreamAsync(ctx.Cancellation);
-            bytes = await ReadBoundedAsync(body, wanted.Size >= 0 ? wanted.Size : MaxManifestSize, image, wanted.Digest, ctx.Cancellation);
+            (headerType, bytes) = await TransferAsync(image, $"manifest {wanted.Digest}", () => registry.GetManifestAsync(image, wanted.Digest, ctx.Cancellation),
+                async (response, body) => (response.Content.Headers.ContentType?.MediaType,
+                    await ReadBoundedAsync(body, wanted.Size >= 0 ? wanted.Size : MaxManifestSize, image, wanted.Digest, ctx.Cancellation)), ctx);
             var actual = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
             if (actual != wanted.Digest || (wanted.Size >= 0 && bytes.Length != wanted.Size))
             {
@@ -174,13 +181,29 @@ public sealed class OciPuller(RegistryClient registry)
             throw new EdgeImageException($"{image}: blob {blob.Digest} is not in the cache {ctx.CacheDir} and the build is offline",
                 "Build once online to pull the image, or drop --offline.", ExitCodes.NotFound);
         }
-        using var response = await registry.GetBlobAsync(image, blob.Digest, ctx.Cancellation);
-        await using var body = await response.Content.ReadAsStreamAsync(ctx.Cancellation);
-        var write = await cache.StoreAsync(body, blob.Hex, blob.Size, null, ctx.Cancellation);
+        var write = await TransferAsync(image, $"blob {blob.Digest}", () => registry.GetBlobAsync(image, blob.Digest, ctx.Cancellation),
+            (_, body) => cache.StoreAsync(body, blob.Hex, blob.Size, null, ctx.Cancellation), ctx);
         if (!write.Stored)
         {
             throw Refused(image, $"blob {blob.Digest} ({blob.Size} bytes) arrived as {write.Describe()}");
         }
+    }
+
+    /// <summary>
+    /// One GET of the registry, its body read through the idle timeout by <paramref name="read"/>,
+    /// and the whole again when the body breaks off or stalls (<see cref="TransferRetry"/>).
+    /// </summary>
+    private Task<T> TransferAsync<T>(ImageReference image, string what, Func<Task<HttpResponseMessage>> get,
+        Func<HttpResponseMessage, Stream, Task<T>> read, BuildContext ctx)
+    {
+        return TransferRetry.RunAsync($"{image}: {what}", registry.BaseUrl(image), TransferAttempts,
+            "Check the network and the registry; a registry that keeps stalling may be overloaded, try again later.", async () =>
+            {
+                using var response = await get();
+                await using var body = new IdleTimeoutStream(await response.Content.ReadAsStreamAsync(ctx.Cancellation),
+                    $"{image.Registry} ({what})", IdleTimeout);
+                return await read(response, body);
+            }, ctx.Log);
     }
 
     private static async Task<string?> CachedAsync(ContentCache cache, OciDescriptor wanted, BuildContext ctx)

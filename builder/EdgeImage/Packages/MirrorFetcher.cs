@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 
 namespace EdgeImage.Packages;
@@ -76,7 +75,7 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
                     throw new EdgeImageException($"{UrlCredentials.Redact(url)}: the mirror answered {(int)response.StatusCode} {response.ReasonPhrase}",
                         "Check the mirror URL (--mirror, EDGEIMAGE_MIRROR or the profile's 'mirror:') or pick another mirror.");
                 }
-                return new ResponseStream(response, await response.Content.ReadAsStreamAsync(cancellation), url, IdleTimeout);
+                return new IdleTimeoutStream(await response.Content.ReadAsStreamAsync(cancellation), UrlCredentials.Redact(url), IdleTimeout, response);
             }
             catch (Exception e) when (IsTransient(e, cancellation) && attempt < Attempts)
             {
@@ -97,58 +96,4 @@ public sealed class MirrorFetcher : IMirrorFetcher, IDisposable
     /// <summary>Connection failures and header timeouts (which HttpClient reports as a cancellation nobody asked for).</summary>
     private static bool IsTransient(Exception e, CancellationToken cancellation) =>
         e is HttpRequestException || (e is TaskCanceledException && !cancellation.IsCancellationRequested);
-
-    /// <summary>
-    /// Keeps the response alive for as long as its body is read, and fails a read that gets no byte
-    /// within the idle timeout (the timer starts again with every read).
-    /// </summary>
-    private sealed class ResponseStream(HttpResponseMessage response, Stream body, Uri url, TimeSpan idleTimeout) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        // The synchronous path goes through the bounded asynchronous one: the body stream offers no
-        // read timeout of its own.
-        public override int Read(byte[] buffer, int offset, int count) =>
-            ReadAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            idle.CancelAfter(idleTimeout);
-            try
-            {
-                return await body.ReadAsync(buffer, idle.Token);
-            }
-            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-            {
-                // An IOException like any other broken transfer, so the callers' retries and
-                // fallbacks (another attempt, by-hash, another compression) take over.
-                throw new IOException($"no data from {UrlCredentials.Redact(url)} for {Seconds(idleTimeout)} s", e);
-            }
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                body.Dispose();
-                response.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-
-        private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
-    }
 }
