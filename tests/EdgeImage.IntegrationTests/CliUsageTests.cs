@@ -26,6 +26,15 @@ public sealed class CliUsageTests
     }
 
     [Fact]
+    public async Task A_further_disk_without_an_image_is_a_usage_error_and_starts_no_QEMU()
+    {
+        var run = await Cli.RunAsync("qemu", "--board", "generic-efi-x86_64", "--kernel", "Makefile", "--disk", "README.md");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal("error: further disks were given without an image to boot\nhint: pass the image too\n", run.Stderr);
+    }
+
+    [Fact]
     public async Task Help_is_not_an_error()
     {
         var run = await Cli.RunAsync("build", "--help");

@@ -32,10 +32,14 @@ internal static class QemuCommand
             Description = "Guest-to-host forward in QEMU's guestfwd form, e.g. tcp:10.0.2.100:6443-tcp:127.0.0.1:6443 (or -cmd:COMMAND for a command per connection); repeatable. The guest's network reaches nothing else.",
         };
         var snapshot = new Option<bool>("--snapshot") { Description = "Leave the image unchanged: the guest's writes go to a temporary overlay." };
+        var disk = new Option<string[]>("--disk")
+        {
+            Description = "A further raw disk, attached ahead of the image (the guest lists it first, as a PC's internal disk beside the stick it boots from); repeatable; virtio boards only.",
+        };
 
         var command = new Command("qemu", "Boot an image (or a kernel) in QEMU and watch its serial console.")
         {
-            image, board, expect, timeout, kernel, initrd, append, dtb, memory, cpus, forward, guestForward, snapshot,
+            image, board, expect, timeout, kernel, initrd, append, dtb, memory, cpus, forward, guestForward, snapshot, disk,
         };
         command.SetAction(async (parsed, ct) =>
         {
@@ -58,6 +62,7 @@ internal static class QemuCommand
                 HostForwards = parsed.GetValue(forward) ?? [],
                 GuestForwards = parsed.GetValue(guestForward) ?? [],
                 Snapshot = parsed.GetValue(snapshot),
+                ExtraDisks = parsed.GetValue(disk) ?? [],
                 AttachTerminal = attach,
                 SerialEcho = !attach && (verbose || !Console.IsOutputRedirected) ? Console.Out : null,
             };

@@ -75,7 +75,8 @@ public sealed class QemuRunner(QemuMachineCatalog catalog, HostTools tools)
 
     internal static void CheckInputs(QemuMachine machine, QemuRunRequest request)
     {
-        foreach (var (what, path) in new[] { ("image", request.ImagePath), ("kernel", request.Kernel), ("initrd", request.Initrd), ("device tree", request.Dtb) })
+        foreach (var (what, path) in new[] { ("image", request.ImagePath), ("kernel", request.Kernel), ("initrd", request.Initrd), ("device tree", request.Dtb) }
+            .Concat(request.ExtraDisks.Select(d => ("disk", (string?)d))))
         {
             if (path is not null && !File.Exists(path))
             {

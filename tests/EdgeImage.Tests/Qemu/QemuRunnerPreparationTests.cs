@@ -89,4 +89,21 @@ public class QemuRunnerPreparationTests
         Assert.Equal(ExitCodes.NotFound, e.ExitCode);
         Assert.Contains("kernel /nonexistent/vmlinuz", e.Message);
     }
+
+    [Fact]
+    public void A_missing_further_disk_is_named_before_QEMU_starts()
+    {
+        var image = Path.GetTempFileName();
+        try
+        {
+            var e = Assert.Throws<EdgeImageException>(() => QemuRunner.CheckInputs(X86, new QemuRunRequest { ImagePath = image, ExtraDisks = ["/nonexistent/internal.img"] }));
+
+            Assert.Equal(ExitCodes.NotFound, e.ExitCode);
+            Assert.Equal("disk /nonexistent/internal.img does not exist", e.Message);
+        }
+        finally
+        {
+            File.Delete(image);
+        }
+    }
 }
