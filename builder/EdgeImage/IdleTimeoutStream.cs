@@ -7,8 +7,10 @@ namespace EdgeImage;
 /// <paramref name="idleTimeout"/> fails with an IOException naming <paramref name="source"/> (the
 /// timer starts again with every read). A server that stalls mid-transfer keeps the connection open
 /// without sending, and HttpClient's own timeout ends with the headers, so without this a build
-/// would wait for ever. The IOException is what the retries (<see cref="Packages.TransferRetry"/>)
-/// take for a broken transfer. Disposing the stream disposes <paramref name="owner"/> (the response).
+/// would wait for ever. A stall, and any other failure reading the body (a connection reset), is a
+/// <see cref="TransferBrokenException"/>: what the retries (<see cref="Packages.TransferRetry"/>)
+/// fetch again, as opposed to a local file error. Disposing the stream disposes
+/// <paramref name="owner"/> (the response).
 /// </summary>
 public sealed class IdleTimeoutStream(Stream body, string source, TimeSpan idleTimeout, IDisposable? owner = null) : Stream
 {
@@ -36,7 +38,11 @@ public sealed class IdleTimeoutStream(Stream body, string source, TimeSpan idleT
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new IOException($"no data from {source} for {idleTimeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s", e);
+            throw new TransferBrokenException($"no data from {source} for {idleTimeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s", e);
+        }
+        catch (IOException e) when (e is not TransferBrokenException)
+        {
+            throw new TransferBrokenException(e.Message, e);
         }
     }
 
@@ -55,3 +61,9 @@ public sealed class IdleTimeoutStream(Stream body, string source, TimeSpan idleT
         base.Dispose(disposing);
     }
 }
+
+/// <summary>
+/// The body of a download broke off or stalled: the remote end's failure, worth fetching again. A
+/// local file error (a full or read-only disk under the cache) is a plain IOException instead.
+/// </summary>
+public sealed class TransferBrokenException(string message, Exception inner) : IOException(message, inner);

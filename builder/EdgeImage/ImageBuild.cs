@@ -77,7 +77,7 @@ public sealed class ImageBuild(RootfsBuild rootfs, HostTools tools, K0sSources k
 
         PrepareImmutableLayout(tree, context.SourceDateEpoch);
         var kernel = await KernelInstall.PrepareAsync(tree, tools, context, profile.Locate("kernel"), profile.Kernel.ExcludeModules,
-            [.. InitramfsBuilder.CoreModules, .. board.InitramfsModules(profile), .. profile.Kernel.Modules, .. ModulePruning.K0sModules,
+            [.. InitramfsBuilder.CoreModules, .. InitramfsBuilder.BootPartitionModules, .. board.InitramfsModules(profile), .. profile.Kernel.Modules, .. ModulePruning.K0sModules,
              .. k0s is null ? [] : K0sRequirements.Modules],
             profile.Kernel.IncludeModules);
         stages.Add(Stage("kernel modules", clock));

@@ -34,7 +34,7 @@ internal static class QemuCommand
         var snapshot = new Option<bool>("--snapshot") { Description = "Leave the image unchanged: the guest's writes go to a temporary overlay." };
         var disk = new Option<string[]>("--disk")
         {
-            Description = "A further raw disk, attached ahead of the image (the guest lists it first, as a PC's internal disk beside the stick it boots from); repeatable; virtio boards only.",
+            Description = "A further raw disk, attached ahead of the image (the guest lists it first, as a PC's internal disk beside the stick it boots from; the firmware still boots the image); repeatable; virtio boards only.",
         };
 
         var command = new Command("qemu", "Boot an image (or a kernel) in QEMU and watch its serial console.")

@@ -59,8 +59,8 @@ public static class InitramfsBuilder
     /// boot counting renames loader entries on it. init loads them from the initramfs, already
     /// decompressed, with busybox insmod; otherwise the first mount on the real root has the kernel
     /// run modprobe three times, each decompressing a .ko.xz, on the way to the device's first join.
-    /// Optional: a kernel without them (or a profile whose include_modules leaves fs/fat out) goes
-    /// without, and the kernel loads what it needs on the first mount.
+    /// Kept in the image whatever a profile's include_modules say (the boot partition must mount); a
+    /// kernel that has them built in, or not at all, simply goes without.
     /// </summary>
     public static readonly IReadOnlyList<string> BootPartitionModules = ["vfat", "nls_cp437", "nls_ascii"];
 

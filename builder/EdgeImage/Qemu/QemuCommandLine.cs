@@ -72,10 +72,23 @@ public static class QemuCommandLine
                 QemuDisk.Sd => "sd",
                 _ => throw new ArgumentOutOfRangeException(nameof(machine), machine.Disk, null),
             };
-            // Drives of one bus take its slots in command-line order, so the extra disks come first.
-            foreach (var path in request.ExtraDisks.Append(request.ImagePath))
+            var snapshot = request.Snapshot ? ",snapshot=on" : "";
+            if (request.ExtraDisks.Count == 0)
             {
-                args.AddRange(["-drive", $"if={iface},format=raw,file={DriveValue(path)}{(request.Snapshot ? ",snapshot=on" : "")}"]);
+                args.AddRange(["-drive", $"if={iface},format=raw,file={DriveValue(request.ImagePath)}{snapshot}"]);
+            }
+            else
+            {
+                // Explicit devices take the bus's slots in command-line order, so the extra disks
+                // are listed first; the image is first in the firmware's boot order all the same,
+                // as a further disk may well be bootable (an old internal disk with an earlier image).
+                foreach (var (path, n) in request.ExtraDisks.Select((p, n) => (p, n)))
+                {
+                    args.AddRange(["-drive", $"if=none,id=edgeimage-extra{n},format=raw,file={DriveValue(path)}{snapshot}",
+                        "-device", $"virtio-blk-pci,drive=edgeimage-extra{n}"]);
+                }
+                args.AddRange(["-drive", $"if=none,id=edgeimage-disk,format=raw,file={DriveValue(request.ImagePath)}{snapshot}",
+                    "-device", "virtio-blk-pci,drive=edgeimage-disk,bootindex=0"]);
             }
         }
 

@@ -30,8 +30,9 @@ public sealed record QemuRunRequest
 
     /// <summary>
     /// Further raw disks, attached ahead of the image on the board's disk bus: the guest lists them
-    /// first (vda, ... before the image) and the firmware tries them first, like the internal disks of
-    /// a machine that boots from a stick. Only for boards with a disk bus (virtio), not an SD slot.
+    /// first (vda, ... before the image), like the internal disks of a machine that boots from a
+    /// stick, while the firmware boots the image first. Only for boards with a disk bus (virtio), not
+    /// an SD slot.
     /// </summary>
     public IReadOnlyList<string> ExtraDisks { get; init; } = [];
 

@@ -128,7 +128,11 @@ public sealed class K0sJoinOverlayTests : IDisposable
         Overlay.Apply(tree, Catalog.Load("generic-x86_64"), 1_700_000_000);
 
         Assert.Equal("/usr/lib/systemd/system/edgeimage-resolv.path", tree["/etc/systemd/system/multi-user.target.wants/edgeimage-resolv.path"]!.LinkTarget);
-        Assert.Contains("PathChanged=/run/systemd/netif/links\n", tree.ReadText("/usr/lib/systemd/system/edgeimage-resolv.path"));
+        var unit = tree.ReadText("/usr/lib/systemd/system/edgeimage-resolv.path")!;
+        Assert.Contains("PathChanged=/run/systemd/netif/links\n", unit);
+        // The watch exists before networkd can write its first state: nothing it writes is missed.
+        Assert.Contains("\nDefaultDependencies=no\n", unit);
+        Assert.Contains("\nBefore=systemd-networkd.service ", unit);
         Assert.Equal(0b111_101_101, tree["/usr/lib/edgeimage/resolv-from-networkd"]!.Mode);
     }
 

@@ -370,4 +370,20 @@ public sealed class K0sJoinScriptTests : IDisposable
         Assert.Contains("seed.yaml was changed after `edgeimage seed` rendered seed.env from it", output);
         Assert.Empty(K0sCalls());
     }
+
+    [Fact]
+    public void A_clock_earlier_than_the_image_s_build_time_holds_the_join_before_any_TLS()
+    {
+        Directory.CreateDirectory(Root("usr/lib/edgeimage"));
+        // 2100-01-01: later than any clock the test runs under; without the trailing newline the builder writes, which read must not need.
+        File.WriteAllText(Root("usr/lib/edgeimage/build-epoch"), "4102444800");
+        Seed(SeedYaml());
+
+        var (_, output) = Run();
+
+        Assert.Contains("is earlier than the image's build time (2100-01-01 00:00:00); waiting for NTP or a real-time clock before any TLS", output);
+        var events = File.ReadAllLines(Events).Where(e => e != "systemd-notify --ready").ToList();
+        Assert.Equal(["sleep 5", "sleep 5", "sleep 5"], events);
+        Assert.Empty(K0sCalls());
+    }
 }

@@ -76,7 +76,7 @@ public sealed class MirrorFetcherTests : IDisposable
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
         await using var stream = await fetcher.OpenAsync(url, default);
-        var e = await Assert.ThrowsAsync<IOException>(() => new StreamReader(stream!).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        var e = await Assert.ThrowsAsync<TransferBrokenException>(() => new StreamReader(stream!).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20)));
 
         Assert.Equal($"no data from {url} for 0.5 s", e.Message);
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.4), TimeSpan.FromSeconds(15));

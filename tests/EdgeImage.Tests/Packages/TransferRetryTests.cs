@@ -14,7 +14,7 @@ public sealed class TransferRetryTests
         var runs = 0;
 
         var e = await Assert.ThrowsAsync<EdgeImageException>(() =>
-            TransferRetry.RunAsync<int>("a.deb", Url, 3, "the hint", () => { runs++; throw new IOException("connection reset"); }, log));
+            TransferRetry.RunAsync<int>("a.deb", Url, 3, "the hint", () => { runs++; throw new TransferBrokenException("connection reset", new IOException("connection reset")); }, log));
 
         Assert.Equal(3, runs);
         Assert.Equal(2, log.Warnings.Count);
@@ -23,16 +23,37 @@ public sealed class TransferRetryTests
         Assert.DoesNotContain(log.Warnings, w => w.Contains("secret", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task A_full_disk_is_not_retried_and_not_blamed_on_the_network()
+    [Theory]
+    [InlineData("No space left on device : '/cache/x'")]
+    [InlineData("Read-only file system : '/cache/x'")]
+    public async Task A_local_file_error_is_not_retried_and_not_blamed_on_the_network(string message)
     {
         var runs = 0;
 
         var e = await Assert.ThrowsAsync<IOException>(() =>
-            TransferRetry.RunAsync<int>("a.deb", Url, 3, "the hint", () => { runs++; throw new IOException("No space left on device : '/cache/x'"); }, new RecordingBuildLog()));
+            TransferRetry.RunAsync<int>("a.deb", Url, 3, "the hint", () => { runs++; throw new IOException(message); }, new RecordingBuildLog()));
 
         Assert.Equal(1, runs);
-        Assert.True(HostIoError.IsDiskFull(e));
+        Assert.Equal(message, e.Message);
+    }
+
+    [Fact]
+    public async Task A_body_that_fails_mid_read_is_a_broken_transfer_and_one_that_stalls_says_so()
+    {
+        await using var reset = new IdleTimeoutStream(new FailingStream(), "mirror.example", TimeSpan.FromSeconds(5));
+        var broken = await Assert.ThrowsAsync<TransferBrokenException>(async () => _ = await reset.ReadAsync(new byte[16]));
+        Assert.Equal("connection reset by peer", broken.Message);
+
+        var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
+        await using var silent = new IdleTimeoutStream(pipe, "mirror.example", TimeSpan.FromMilliseconds(200));
+        var stalled = await Assert.ThrowsAsync<TransferBrokenException>(async () => _ = await silent.ReadAsync(new byte[16]));
+        Assert.Equal("no data from mirror.example for 0.2 s", stalled.Message);
+    }
+
+    private sealed class FailingStream : MemoryStream
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromException<int>(new IOException("connection reset by peer"));
     }
 
     [Fact]
@@ -40,7 +61,7 @@ public sealed class TransferRetryTests
     {
         var runs = 0;
 
-        var result = await TransferRetry.RunAsync("a.deb", Url, 3, "the hint", () => ++runs < 2 ? throw new IOException("stalled") : Task.FromResult(42), new RecordingBuildLog());
+        var result = await TransferRetry.RunAsync("a.deb", Url, 3, "the hint", () => ++runs < 2 ? throw new TransferBrokenException("stalled", new IOException("stalled")) : Task.FromResult(42), new RecordingBuildLog());
 
         Assert.Equal((42, 2), (result, runs));
     }

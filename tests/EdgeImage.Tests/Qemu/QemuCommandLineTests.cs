@@ -130,20 +130,24 @@ public class QemuCommandLineTests
     }
 
     [Fact]
-    public void Extra_disks_take_the_first_slots_of_the_disk_bus_ahead_of_the_image()
+    public void Extra_disks_take_the_first_slots_of_the_disk_bus_and_the_image_comes_first_in_the_boot_order()
     {
         var request = new QemuRunRequest { ImagePath = "edge.img", ExtraDisks = ["internal.img", "old,disk.img"], Snapshot = true };
 
         var args = QemuCommandLine.Build(Catalog.Get("generic-efi-x86_64"), request, QemuAccelerator.Tcg, "/v");
 
-        var drives = args.Select((a, i) => (a, i)).Where(x => x.a == "-drive" && !args[x.i + 1].StartsWith("if=pflash", StringComparison.Ordinal)).Select(x => args[x.i + 1]).ToList();
+        var disks = args.Select((a, i) => (a, i)).Where(x => x.a is "-drive" or "-device" && !args[x.i + 1].StartsWith("if=pflash", StringComparison.Ordinal)
+            && !args[x.i + 1].StartsWith("virtio-rng", StringComparison.Ordinal)).Select(x => $"{x.a} {args[x.i + 1]}").ToList();
         Assert.Equal(
             [
-                "if=virtio,format=raw,file=internal.img,snapshot=on",
-                "if=virtio,format=raw,file=old,,disk.img,snapshot=on",
-                "if=virtio,format=raw,file=edge.img,snapshot=on",
+                "-drive if=none,id=edgeimage-extra0,format=raw,file=internal.img,snapshot=on",
+                "-device virtio-blk-pci,drive=edgeimage-extra0",
+                "-drive if=none,id=edgeimage-extra1,format=raw,file=old,,disk.img,snapshot=on",
+                "-device virtio-blk-pci,drive=edgeimage-extra1",
+                "-drive if=none,id=edgeimage-disk,format=raw,file=edge.img,snapshot=on",
+                "-device virtio-blk-pci,drive=edgeimage-disk,bootindex=0",
             ],
-            drives);
+            disks);
     }
 
     [Fact]
