@@ -64,7 +64,6 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
     private const long MaxBundleSize = 8L << 30;
     private const long MaxSumsSize = 1 << 20;
     private const int HeaderSize = 512;
-    private const int TransferAttempts = 3;
 
     /// <summary>Returns the path of the verified binary in the cache, downloading it only if the cache lacks it.</summary>
     public Task<string> FetchAsync(K0sReleaseRequest request, BuildContext ctx)
@@ -300,7 +299,7 @@ public sealed partial class K0sRelease(IMirrorFetcher fetcher)
 
     /// <summary>A transfer run again from the start when it breaks off or stalls, three times in all (<see cref="TransferRetry"/>).</summary>
     private static Task<T> RetryingTransferAsync<T>(string what, Uri url, string alternatives, Func<Task<T>> transfer, IBuildLog log) =>
-        TransferRetry.RunAsync(what, url, TransferAttempts, $"Check the network; if this machine cannot reach {url.Host}: {alternatives}.", transfer, log);
+        TransferRetry.RunAsync(what, url, TransferRetry.DefaultAttempts, $"Check the network; if this machine cannot reach {url.Host}: {alternatives}.", transfer, log);
 
     private async Task<(string Sha256, long Size, byte[] Header)> DownloadAsync(VerifiedAsset asset, string temp, CancellationToken cancellation)
     {

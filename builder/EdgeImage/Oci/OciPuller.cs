@@ -35,7 +35,6 @@ public sealed record PulledImage
 public sealed class OciPuller(RegistryClient registry)
 {
     private const long MaxManifestSize = 4 << 20;
-    private const int TransferAttempts = 3;
 
     /// <summary>
     /// How long a manifest or blob transfer may go without a byte before it counts as broken off and
@@ -196,7 +195,7 @@ public sealed class OciPuller(RegistryClient registry)
     private Task<T> TransferAsync<T>(ImageReference image, string what, Func<Task<HttpResponseMessage>> get,
         Func<HttpResponseMessage, Stream, Task<T>> read, BuildContext ctx)
     {
-        return TransferRetry.RunAsync($"{image}: {what}", registry.BaseUrl(image), TransferAttempts,
+        return TransferRetry.RunAsync($"{image}: {what}", registry.BaseUrl(image), TransferRetry.DefaultAttempts,
             "Check the network and the registry; a registry that keeps stalling may be overloaded, try again later.", async () =>
             {
                 using var response = await get();

@@ -10,6 +10,9 @@ namespace EdgeImage.Packages;
 /// </summary>
 internal static class TransferRetry
 {
+    /// <summary>Tries in all for a download that has no retry policy of its own (k0s assets, registry pulls).</summary>
+    public const int DefaultAttempts = 3;
+
     public static async Task<T> RunAsync<T>(string what, Uri url, int attempts, string hint, Func<Task<T>> transfer, IBuildLog log)
     {
         for (var attempt = 1; ; attempt++)
